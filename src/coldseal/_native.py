@@ -1,0 +1,446 @@
+"""Hazmat: the one module that touches the C core through cffi.
+
+Nothing outside this module sees ``ffi`` or ``lib``. It reads the core's
+constants once, maps the core's status codes to exceptions in one table, and
+wraps each C entry point in a typed function that validates arguments in
+Python (where the message can name the argument) and passes buffers without
+copying. These wrappers are low level: they do no format parsing and keep no
+policy; use :mod:`coldseal.hashing` and the archive API instead.
+
+cffi releases the GIL around every call into ``lib``, so the wrappers that
+touch bulk data run in parallel from Python threads. A context object
+(:class:`ChunkContext`, :class:`Blake3Hasher`, ...) must be used by one thread
+at a time; create one per thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Final, Union
+
+from coldseal._core import ffi, lib
+from coldseal._version import __version__
+from coldseal.errors import (
+    CoreError,
+    IntegrityError,
+    UnsupportedError,
+    UsageError,
+)
+
+BytesLike = Union[bytes, bytearray, memoryview]
+
+if ffi.string(lib.cs_version()).decode() != __version__:  # pragma: no cover - broken install
+    raise ImportError(
+        f"coldseal's C core is version {ffi.string(lib.cs_version()).decode()}, "
+        f"the Python package {__version__}: reinstall coldseal"
+    )
+
+KEY_LEN: Final[int] = lib.CS_KEY_LEN
+NONCE_LEN: Final[int] = lib.CS_NONCE_LEN
+TAG_LEN: Final[int] = lib.CS_TAG_LEN
+HASH_LEN: Final[int] = lib.CS_HASH_LEN
+ARCHIVE_ID_LEN: Final[int] = lib.CS_ARCHIVE_ID_LEN
+AAD_LEN: Final[int] = lib.CS_AAD_LEN
+MIN_CHUNK: Final[int] = lib.CS_MIN_CHUNK
+MAX_CHUNK: Final[int] = lib.CS_MAX_CHUNK
+MAX_THREADS: Final[int] = lib.CS_MAX_THREADS
+MAX_LEAVES: Final[int] = lib.CS_MAX_LEAVES
+
+OK: Final[int] = lib.CS_OK
+ERR_AUTH: Final[int] = lib.CS_ERR_AUTH
+ERR_CORRUPT: Final[int] = lib.CS_ERR_CORRUPT
+ERR_LIMIT: Final[int] = lib.CS_ERR_LIMIT
+ERR_NOMEM: Final[int] = lib.CS_ERR_NOMEM
+ERR_CRYPTO: Final[int] = lib.CS_ERR_CRYPTO
+ERR_ARG: Final[int] = lib.CS_ERR_ARG
+ERR_UNSUPPORTED: Final[int] = lib.CS_ERR_UNSUPPORTED
+ERR_COMPRESS: Final[int] = lib.CS_ERR_COMPRESS
+ERR_THREAD: Final[int] = lib.CS_ERR_THREAD
+
+TIER_BEST: Final[int] = lib.CS_B3_TIER_BEST
+TIER_PORTABLE: Final[int] = lib.CS_B3_TIER_PORTABLE
+TIER_SSE41: Final[int] = lib.CS_B3_TIER_SSE41
+TIER_AVX2: Final[int] = lib.CS_B3_TIER_AVX2
+TIER_AVX512: Final[int] = lib.CS_B3_TIER_AVX512
+TIER_NAMES: Final[dict[int, str]] = {
+    TIER_PORTABLE: "portable",
+    TIER_SSE41: "sse41",
+    TIER_AVX2: "avx2",
+    TIER_AVX512: "avx512",
+}
+
+MODE_HASH: Final[int] = lib.CS_B3_MODE_HASH
+MODE_KEYED: Final[int] = lib.CS_B3_MODE_KEYED
+MODE_DERIVE_KEY: Final[int] = lib.CS_B3_MODE_DERIVE_KEY
+
+# Statuses that mean "the bytes cannot be trusted" when they come from opening
+# or verifying data; the rest are misuse or environment failures.
+_INTEGRITY_STATUSES: Final = frozenset({ERR_AUTH, ERR_CORRUPT, ERR_LIMIT})
+
+
+def strerror(status: int) -> str:
+    """The core's description of a status code."""
+    return str(ffi.string(lib.cs_strerror(status)).decode())
+
+
+def _raise(status: int, what: str, *, chunk: int | None = None) -> None:
+    """The single place C statuses become exceptions (no-op for CS_OK)."""
+    if status == OK:
+        return
+    if status in _INTEGRITY_STATUSES:
+        # Name the object, never the reason: which check failed is an oracle.
+        raise IntegrityError(f"{what} failed verification", status=status, chunk=chunk)
+    if status == ERR_NOMEM:
+        raise MemoryError(f"{what}: {strerror(status)}")
+    if status == ERR_UNSUPPORTED:
+        raise UnsupportedError(f"{what}: {strerror(status)}")
+    if status == ERR_ARG:
+        raise UsageError(f"{what}: {strerror(status)}")
+    raise CoreError(f"{what}: {strerror(status)}", status=status)
+
+
+def _in(data: BytesLike) -> object:
+    """A zero-copy C view of a readable buffer."""
+    return ffi.from_buffer(data)
+
+
+def _out(buf: bytearray | memoryview) -> object:
+    """A zero-copy C view of a writable buffer."""
+    return ffi.from_buffer(buf, require_writable=True)
+
+
+def _check_len(name: str, data: BytesLike, length: int) -> None:
+    if memoryview(data).nbytes != length:
+        raise UsageError(f"{name} must be {length} bytes")
+
+
+def _nbytes(data: BytesLike) -> int:
+    return memoryview(data).nbytes
+
+
+# ---- BLAKE3 -----------------------------------------------------------------
+
+
+def b3_tier_available(tier: int) -> bool:
+    """Whether a BLAKE3 tier is compiled in and runs on this CPU."""
+    return bool(lib.cs_b3_tier_available(tier))
+
+
+def b3_best_tier() -> int:
+    """The tier the dispatcher picks on this CPU."""
+    return int(lib.cs_b3_best_tier())
+
+
+def _b3_key(mode: int, key: BytesLike | None) -> tuple[object, int]:
+    if mode == MODE_HASH:
+        return ffi.NULL, 0
+    if key is None:
+        raise UsageError("this BLAKE3 mode needs a key or context")
+    if mode == MODE_KEYED:
+        _check_len("key", key, KEY_LEN)
+    return _in(key), _nbytes(key)
+
+
+def b3_hash(
+    data: BytesLike,
+    *,
+    mode: int = MODE_HASH,
+    key: BytesLike | None = None,
+    length: int = HASH_LEN,
+    tier: int = TIER_BEST,
+) -> bytes:
+    """One-shot BLAKE3 of ``data`` in ``mode``; ``key`` is the key or the context."""
+    if length < 0:
+        raise UsageError("length must not be negative")
+    out = bytearray(length)
+    kptr, klen = _b3_key(mode, key)
+    rc = lib.cs_blake3_hash(tier, mode, kptr, klen, _in(data), _nbytes(data), _out(out), length)
+    _raise(rc, "BLAKE3")
+    return bytes(out)
+
+
+class Blake3Hasher:
+    """An incremental BLAKE3 hasher on a chosen tier."""
+
+    def __init__(
+        self, *, mode: int = MODE_HASH, key: BytesLike | None = None, tier: int = TIER_BEST
+    ) -> None:
+        """Start a hasher in ``mode`` (see :func:`b3_hash`)."""
+        holder = ffi.new("cs_blake3 **")
+        kptr, klen = _b3_key(mode, key)
+        _raise(lib.cs_blake3_new(tier, mode, kptr, klen, holder), "BLAKE3 hasher")
+        self._h = ffi.gc(holder[0], lib.cs_blake3_free)
+
+    def update(self, data: BytesLike) -> None:
+        """Absorb ``data``."""
+        lib.cs_blake3_update(self._h, _in(data), _nbytes(data))
+
+    def digest(self, length: int = HASH_LEN, *, seek: int = 0) -> bytes:
+        """``length`` output bytes from offset ``seek``; the hasher stays usable."""
+        if length < 0 or seek < 0:
+            raise UsageError("length and seek must not be negative")
+        out = bytearray(length)
+        lib.cs_blake3_finalize(self._h, seek, _out(out), length)
+        return bytes(out)
+
+    def reset(self) -> None:
+        """Forget all input, keeping mode and key."""
+        lib.cs_blake3_reset(self._h)
+
+
+# ---- AES-256-GCM ------------------------------------------------------------
+
+
+class AeadContext:
+    """AES-256-GCM under one key, keyed once and reused for many messages."""
+
+    def __init__(self, key: BytesLike) -> None:
+        """Key a context; the key schedule is cleansed when the object dies."""
+        _check_len("key", key, KEY_LEN)
+        holder = ffi.new("cs_aead **")
+        _raise(lib.cs_aead_new(_in(key), holder), "AES-GCM context")
+        self._ctx = ffi.gc(holder[0], lib.cs_aead_free)
+
+    def seal(self, nonce: BytesLike, aad: BytesLike, plaintext: BytesLike) -> bytes:
+        """Encrypt; returns ciphertext || tag."""
+        _check_len("nonce", nonce, NONCE_LEN)
+        n = _nbytes(plaintext)
+        out = bytearray(n + TAG_LEN)
+        view = memoryview(out)
+        rc = lib.cs_aead_seal(
+            self._ctx, _in(nonce), _in(aad), _nbytes(aad), _in(plaintext), n,
+            _out(view[:n]) if n else ffi.NULL, _out(view[n:]),
+        )
+        _raise(rc, "AES-GCM seal")
+        return bytes(out)
+
+    def open(self, nonce: BytesLike, aad: BytesLike, sealed: BytesLike) -> bytes:
+        """Decrypt ciphertext || tag; raises IntegrityError on a bad tag."""
+        _check_len("nonce", nonce, NONCE_LEN)
+        total = _nbytes(sealed)
+        if total < TAG_LEN:
+            raise IntegrityError("AES-GCM message failed verification", status=ERR_AUTH)
+        n = total - TAG_LEN
+        view = memoryview(sealed)
+        out = bytearray(n)
+        rc = lib.cs_aead_open(
+            self._ctx, _in(nonce), _in(aad), _nbytes(aad), _in(view[:n]) if n else ffi.NULL, n,
+            _in(view[n:]), _out(out) if n else ffi.NULL,
+        )
+        _raise(rc, "AES-GCM message")
+        return bytes(out)
+
+
+# ---- zstd -------------------------------------------------------------------
+
+
+class ZstdContext:
+    """Reusable zstd compression and bounded decompression contexts."""
+
+    def __init__(self, level: int = 3) -> None:
+        """Contexts compressing at ``level``."""
+        holder = ffi.new("cs_zstd **")
+        _raise(lib.cs_zstd_new(level, holder), f"zstd level {level}")
+        self._z = ffi.gc(holder[0], lib.cs_zstd_free)
+
+    def compress(self, data: BytesLike) -> bytes:
+        """One zstd frame holding ``data``, its size recorded in the header."""
+        n = _nbytes(data)
+        cap = int(lib.cs_zstd_bound(n))
+        out = bytearray(cap)
+        size = ffi.new("size_t *")
+        _raise(lib.cs_zstd_compress(self._z, _in(data), n, _out(out), cap, size), "zstd")
+        del out[size[0] :]
+        return bytes(out)
+
+    def decompress(self, frame: BytesLike, size: int) -> bytes:
+        """Decode one frame that must expand to exactly ``size`` bytes."""
+        out = bytearray(size)
+        dst = _out(out) if size else ffi.NULL
+        rc = lib.cs_zstd_decompress(self._z, _in(frame), _nbytes(frame), dst, size)
+        _raise(rc, "zstd frame")
+        return bytes(out)
+
+
+# ---- Merkle -------------------------------------------------------------------
+
+
+def merkle_leaf(index: int, sealed: BytesLike) -> bytes:
+    """The leaf hash of sealed chunk ``index``."""
+    out = bytearray(HASH_LEN)
+    _raise(lib.cs_merkle_leaf(index, _in(sealed), _nbytes(sealed), _out(out)), "Merkle leaf")
+    return bytes(out)
+
+
+def merkle_node(left: BytesLike, right: BytesLike) -> bytes:
+    """The parent of two hashes."""
+    _check_len("left", left, HASH_LEN)
+    _check_len("right", right, HASH_LEN)
+    out = bytearray(HASH_LEN)
+    _raise(lib.cs_merkle_node(_in(left), _in(right), _out(out)), "Merkle node")
+    return bytes(out)
+
+
+def _leaf_count(leaves: BytesLike) -> int:
+    n, rest = divmod(_nbytes(leaves), HASH_LEN)
+    if rest:
+        raise UsageError("leaves must be a whole number of 32-byte hashes")
+    return n
+
+
+def merkle_root(leaves: BytesLike) -> bytes:
+    """The root over concatenated 32-byte leaves."""
+    n = _leaf_count(leaves)
+    out = bytearray(HASH_LEN)
+    src = _in(leaves) if n else ffi.NULL
+    _raise(lib.cs_merkle_root(src, n, _out(out)), "Merkle root")
+    return bytes(out)
+
+
+def merkle_tree_len(n: int) -> int:
+    """Hashes in all rows of a tree of ``n`` leaves."""
+    return int(lib.cs_merkle_tree_len(n))
+
+
+def merkle_tree(leaves: BytesLike) -> bytes:
+    """Every row of the tree, leaves first and root last, concatenated."""
+    n = _leaf_count(leaves)
+    out = bytearray(merkle_tree_len(n) * HASH_LEN)
+    if n:
+        _raise(lib.cs_merkle_tree(_in(leaves), n, _out(out)), "Merkle tree")
+    return bytes(out)
+
+
+def merkle_proof_len(index: int, n: int) -> int:
+    """Sibling hashes in the proof of leaf ``index`` of ``n``."""
+    return int(lib.cs_merkle_proof_len(index, n))
+
+
+def merkle_proof(leaves: BytesLike, index: int) -> bytes:
+    """The proof of leaf ``index``: sibling hashes from the leaf up."""
+    n = _leaf_count(leaves)
+    if not 0 <= index < n:
+        raise UsageError(f"leaf index {index} outside a tree of {n}")
+    count = merkle_proof_len(index, n)
+    out = bytearray(count * HASH_LEN)
+    dst = _out(out) if count else ffi.NULL
+    _raise(lib.cs_merkle_proof(_in(leaves), n, index, dst, count), "Merkle proof")
+    return bytes(out)
+
+
+def merkle_verify(leaf: BytesLike, index: int, n: int, proof: BytesLike, root: BytesLike) -> None:
+    """Raise IntegrityError unless ``proof`` puts ``leaf`` at ``index`` under ``root``."""
+    _check_len("leaf", leaf, HASH_LEN)
+    _check_len("root", root, HASH_LEN)
+    count, rest = divmod(_nbytes(proof), HASH_LEN)
+    if rest or not 0 <= index < n or count != merkle_proof_len(index, n):
+        raise IntegrityError(f"Merkle proof of chunk {index} failed verification", chunk=index)
+    src = _in(proof) if count else ffi.NULL
+    rc = lib.cs_merkle_verify(_in(leaf), index, n, src, count, _in(root))
+    _raise(rc, f"Merkle proof of chunk {index}", chunk=index)
+
+
+# ---- fused chunks -------------------------------------------------------------
+
+
+def sealed_bound(plain_len: int) -> int:
+    """The largest sealed size of a chunk of ``plain_len`` bytes."""
+    return int(lib.cs_sealed_bound(plain_len))
+
+
+class ChunkContext:
+    """Per-thread state for sealing and opening the chunks of one archive."""
+
+    def __init__(
+        self, dek: BytesLike, archive_id: BytesLike, max_chunk: int, level: int = 3
+    ) -> None:
+        """Key schedule, zstd contexts and scratch for chunks up to ``max_chunk`` bytes."""
+        _check_len("data key", dek, KEY_LEN)
+        _check_len("archive id", archive_id, ARCHIVE_ID_LEN)
+        if not MIN_CHUNK <= max_chunk <= MAX_CHUNK:
+            raise UsageError(f"chunk size must be between {MIN_CHUNK} and {MAX_CHUNK} bytes")
+        holder = ffi.new("cs_chunk_ctx **")
+        rc = lib.cs_chunk_ctx_new(_in(dek), _in(archive_id), max_chunk, level, holder)
+        _raise(rc, "chunk context")
+        self._ctx = ffi.gc(holder[0], lib.cs_chunk_ctx_free)
+        self.max_chunk = max_chunk
+
+    def seal_into(self, index: int, plain: BytesLike, out: bytearray | memoryview) -> tuple[int, bytes]:
+        """Seal chunk ``index`` into ``out``; returns (sealed length, leaf)."""
+        n = _nbytes(plain)
+        cap = memoryview(out).nbytes
+        size = ffi.new("size_t *")
+        leaf = bytearray(HASH_LEN)
+        rc = lib.cs_seal_chunk(self._ctx, index, _in(plain), n, _out(out), cap, size, _out(leaf))
+        _raise(rc, f"sealing chunk {index}")
+        return int(size[0]), bytes(leaf)
+
+    def seal(self, index: int, plain: BytesLike) -> tuple[bytes, bytes]:
+        """Seal chunk ``index``; returns (sealed bytes, leaf)."""
+        out = bytearray(sealed_bound(_nbytes(plain)))
+        size, leaf = self.seal_into(index, plain, out)
+        del out[size:]
+        return bytes(out), leaf
+
+    def open_into(
+        self, index: int, sealed: BytesLike, leaf: BytesLike, out: bytearray | memoryview
+    ) -> None:
+        """Verify and open chunk ``index`` into ``out`` (exactly its plaintext length)."""
+        _check_len("leaf", leaf, HASH_LEN)
+        n = memoryview(out).nbytes
+        rc = lib.cs_open_chunk(self._ctx, index, _in(sealed), _nbytes(sealed), _in(leaf), _out(out), n)
+        _raise(rc, f"chunk {index}", chunk=index)
+
+    def open(self, index: int, sealed: BytesLike, leaf: BytesLike, plain_len: int) -> bytes:
+        """Verify and open chunk ``index``; returns its ``plain_len`` plaintext bytes."""
+        out = bytearray(plain_len)
+        self.open_into(index, sealed, leaf, out)
+        return bytes(out)
+
+
+class OpenJob:
+    """One chunk of a batch for :func:`open_chunks`."""
+
+    __slots__ = ("index", "leaf", "out", "sealed")
+
+    def __init__(
+        self, index: int, sealed: BytesLike, leaf: BytesLike, out: bytearray | memoryview
+    ) -> None:
+        """A chunk to open: its index, sealed bytes, expected leaf and output buffer."""
+        self.index = index
+        self.sealed = sealed
+        self.leaf = leaf
+        self.out = out
+
+
+def open_chunks(
+    dek: BytesLike, archive_id: BytesLike, max_chunk: int, jobs: Sequence[OpenJob], threads: int
+) -> list[int]:
+    """Open a batch on the core's own thread pool; returns each job's status.
+
+    Raises the exception of the first failed job (in batch order) after every
+    job has run; outputs of failed jobs are zeroed.
+    """
+    _check_len("data key", dek, KEY_LEN)
+    _check_len("archive id", archive_id, ARCHIVE_ID_LEN)
+    if not 1 <= threads <= MAX_THREADS:
+        raise UsageError(f"threads must be between 1 and {MAX_THREADS}")
+    c_jobs = ffi.new("cs_open_job[]", len(jobs))
+    keep = []  # the C views must outlive the call
+    for c_job, job in zip(c_jobs, jobs):
+        _check_len("leaf", job.leaf, HASH_LEN)
+        sealed, leaf, out = _in(job.sealed), _in(job.leaf), _out(job.out)
+        keep += [sealed, leaf, out]
+        c_job.index = job.index
+        c_job.sealed = sealed
+        c_job.sealed_len = _nbytes(job.sealed)
+        c_job.leaf = leaf
+        c_job.out = out
+        c_job.plain_len = memoryview(job.out).nbytes
+    rc = lib.cs_open_chunks(_in(dek), _in(archive_id), max_chunk, c_jobs, len(jobs), threads)
+    statuses = [int(c_job.status) for c_job in c_jobs]
+    del keep
+    for job, status in zip(jobs, statuses):
+        _raise(status, f"chunk {job.index}", chunk=job.index)
+    _raise(rc, "chunk batch")
+    return statuses
