@@ -44,12 +44,11 @@ def _version() -> str:
     return match.group(1)
 
 
-def _sources() -> list[str]:
-    return sorted(
-        str(path.relative_to(ROOT))
-        for path in NATIVE.rglob("*.c")
-        if "fuzz" not in path.relative_to(NATIVE).parts
-    )
+def _sources(*, absolute: bool = False) -> list[str]:
+    paths = sorted(p for p in NATIVE.rglob("*.c") if "fuzz" not in p.relative_to(NATIVE).parts)
+    # setuptools wants paths relative to the project; a standalone compile
+    # (which runs in its own temporary folder) needs absolute ones.
+    return [str(p if absolute else p.relative_to(ROOT)) for p in paths]
 
 
 def _compile_args() -> list[str]:
@@ -68,18 +67,27 @@ def _link_args() -> list[str]:
     return [f"-fsanitize={sanitize}"] if sanitize else []
 
 
-ffibuilder = FFI()
-ffibuilder.cdef(_cdef())
-ffibuilder.set_source(
-    "coldseal._core",
-    '#include "coldseal.h"\n',
-    sources=_sources(),
-    include_dirs=[str(NATIVE)],
-    libraries=["crypto", "zstd", "pthread"],
-    define_macros=[("CS_VERSION", f'"{_version()}"'), ("_POSIX_C_SOURCE", "200809L")],
-    extra_compile_args=_compile_args(),
-    extra_link_args=_link_args(),
-)
+def make_ffi(*, absolute_paths: bool = False) -> FFI:
+    """The FFI builder for ``coldseal._core``."""
+    ffi = FFI()
+    ffi.cdef(_cdef())
+    ffi.set_source(
+        "coldseal._core",
+        '#include "coldseal.h"\n',
+        sources=_sources(absolute=absolute_paths),
+        include_dirs=[str(NATIVE)],
+        libraries=["crypto", "zstd", "pthread"],
+        define_macros=[("CS_VERSION", f'"{_version()}"'), ("_POSIX_C_SOURCE", "200809L")],
+        extra_compile_args=_compile_args(),
+        extra_link_args=_link_args(),
+    )
+    return ffi
+
+
+ffibuilder = make_ffi()
 
 if __name__ == "__main__":
-    ffibuilder.compile(verbose=True)
+    # Standalone build into a folder: python build_ext.py OUTDIR
+    import sys
+
+    print(make_ffi(absolute_paths=True).compile(tmpdir=sys.argv[1] if len(sys.argv) > 1 else "."))

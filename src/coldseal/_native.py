@@ -83,10 +83,18 @@ def strerror(status: int) -> str:
     return str(ffi.string(lib.cs_strerror(status)).decode())
 
 
-def _raise(status: int, what: str, *, chunk: int | None = None) -> None:
-    """The single place C statuses become exceptions (no-op for CS_OK)."""
+def _raise(status: int, what: str, *, chunk: int | None = None, reading: bool = True) -> None:
+    """The single place C statuses become exceptions (no-op for CS_OK).
+
+    ``reading`` says whether the call consumed untrusted data (opening,
+    verifying, decompressing): there a bound or decode failure means the data
+    cannot be trusted. When producing data (sealing, compressing) the same
+    statuses mean the caller passed something out of bounds.
+    """
     if status == OK:
         return
+    if status in _INTEGRITY_STATUSES and not reading:
+        raise UsageError(f"{what}: {strerror(status)}")
     if status in _INTEGRITY_STATUSES:
         # Name the object, never the reason: which check failed is an oracle.
         raise IntegrityError(f"{what} failed verification", status=status, chunk=chunk)
@@ -214,20 +222,28 @@ class AeadContext:
         _raise(rc, "AES-GCM seal")
         return bytes(out)
 
-    def open(self, nonce: BytesLike, aad: BytesLike, sealed: BytesLike) -> bytes:
-        """Decrypt ciphertext || tag; raises IntegrityError on a bad tag."""
+    def open_into(
+        self, nonce: BytesLike, aad: BytesLike, sealed: BytesLike, out: bytearray | memoryview
+    ) -> None:
+        """Decrypt ciphertext || tag into ``out``; on a bad tag ``out`` is zeroed."""
         _check_len("nonce", nonce, NONCE_LEN)
         total = _nbytes(sealed)
-        if total < TAG_LEN:
-            raise IntegrityError("AES-GCM message failed verification", status=ERR_AUTH)
         n = total - TAG_LEN
+        if n < 0:
+            raise IntegrityError("AES-GCM message failed verification", status=ERR_AUTH)
+        if memoryview(out).nbytes != n:
+            raise UsageError(f"output buffer must be {n} bytes")
         view = memoryview(sealed)
-        out = bytearray(n)
         rc = lib.cs_aead_open(
             self._ctx, _in(nonce), _in(aad), _nbytes(aad), _in(view[:n]) if n else ffi.NULL, n,
             _in(view[n:]), _out(out) if n else ffi.NULL,
         )
         _raise(rc, "AES-GCM message")
+
+    def open(self, nonce: BytesLike, aad: BytesLike, sealed: BytesLike) -> bytes:
+        """Decrypt ciphertext || tag; raises IntegrityError on a bad tag."""
+        out = bytearray(max(0, _nbytes(sealed) - TAG_LEN))
+        self.open_into(nonce, aad, sealed, out)
         return bytes(out)
 
 
@@ -249,7 +265,8 @@ class ZstdContext:
         cap = int(lib.cs_zstd_bound(n))
         out = bytearray(cap)
         size = ffi.new("size_t *")
-        _raise(lib.cs_zstd_compress(self._z, _in(data), n, _out(out), cap, size), "zstd")
+        rc = lib.cs_zstd_compress(self._z, _in(data), n, _out(out), cap, size)
+        _raise(rc, "zstd", reading=False)
         del out[size[0] :]
         return bytes(out)
 
@@ -371,8 +388,10 @@ class ChunkContext:
         cap = memoryview(out).nbytes
         size = ffi.new("size_t *")
         leaf = bytearray(HASH_LEN)
+        if not 0 < n <= self.max_chunk:
+            raise UsageError(f"chunk {index} holds {n} bytes; chunks hold 1 to {self.max_chunk}")
         rc = lib.cs_seal_chunk(self._ctx, index, _in(plain), n, _out(out), cap, size, _out(leaf))
-        _raise(rc, f"sealing chunk {index}")
+        _raise(rc, f"sealing chunk {index}", reading=False)
         return int(size[0]), bytes(leaf)
 
     def seal(self, index: int, plain: BytesLike) -> tuple[bytes, bytes]:
@@ -426,20 +445,27 @@ def open_chunks(
     if not 1 <= threads <= MAX_THREADS:
         raise UsageError(f"threads must be between 1 and {MAX_THREADS}")
     c_jobs = ffi.new("cs_open_job[]", len(jobs))
-    keep = []  # the C views must outlive the call
-    for c_job, job in zip(c_jobs, jobs):
-        _check_len("leaf", job.leaf, HASH_LEN)
-        sealed, leaf, out = _in(job.sealed), _in(job.leaf), _out(job.out)
-        keep += [sealed, leaf, out]
-        c_job.index = job.index
-        c_job.sealed = sealed
-        c_job.sealed_len = _nbytes(job.sealed)
-        c_job.leaf = leaf
-        c_job.out = out
-        c_job.plain_len = memoryview(job.out).nbytes
-    rc = lib.cs_open_chunks(_in(dek), _in(archive_id), max_chunk, c_jobs, len(jobs), threads)
-    statuses = [int(c_job.status) for c_job in c_jobs]
-    del keep
+    # The C views must outlive the call, and must be released explicitly: a
+    # from_buffer view left in a frame that a traceback keeps alive can be
+    # torn down by the cycle collector after the memoryview it wraps, which
+    # crashes CPython 3.11.
+    views: list[object] = []
+    try:
+        for c_job, job in zip(c_jobs, jobs):
+            _check_len("leaf", job.leaf, HASH_LEN)
+            views += [_in(job.sealed), _in(job.leaf), _out(job.out)]
+            c_job.index = job.index
+            c_job.sealed = views[-3]
+            c_job.sealed_len = _nbytes(job.sealed)
+            c_job.leaf = views[-2]
+            c_job.out = views[-1]
+            c_job.plain_len = memoryview(job.out).nbytes
+        rc = lib.cs_open_chunks(_in(dek), _in(archive_id), max_chunk, c_jobs, len(jobs), threads)
+        statuses = [int(c_job.status) for c_job in c_jobs]
+    finally:
+        for view in views:
+            ffi.release(view)
+        del views
     for job, status in zip(jobs, statuses):
         _raise(status, f"chunk {job.index}", chunk=job.index)
     _raise(rc, "chunk batch")

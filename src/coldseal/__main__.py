@@ -1,0 +1,5 @@
+"""``python -m coldseal`` runs the command-line interface."""
+
+from coldseal._cli import run
+
+run()
