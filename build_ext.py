@@ -57,7 +57,12 @@ def _compile_args() -> list[str]:
         args.append("-Werror")
     sanitize = os.environ.get("COLDSEAL_SANITIZE", "")
     if sanitize:
-        args += [f"-fsanitize={sanitize}", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all", "-g"]
+        args += [
+            f"-fsanitize={sanitize}",
+            "-fno-omit-frame-pointer",
+            "-fno-sanitize-recover=all",
+            "-g",
+        ]
     args += shlex.split(os.environ.get("COLDSEAL_CFLAGS", ""))
     return args
 
@@ -87,7 +92,8 @@ def make_ffi(*, absolute_paths: bool = False) -> FFI:
 ffibuilder = make_ffi()
 
 if __name__ == "__main__":
-    # Standalone build into a folder: python build_ext.py OUTDIR
+    # Standalone build into a folder: python build_ext.py OUTDIR; prints the .so path.
     import sys
 
-    print(make_ffi(absolute_paths=True).compile(tmpdir=sys.argv[1] if len(sys.argv) > 1 else "."))
+    out = make_ffi(absolute_paths=True).compile(tmpdir=sys.argv[1] if len(sys.argv) > 1 else ".")
+    sys.stdout.write(f"{out}\n")

@@ -5,7 +5,7 @@
 # Usage: scripts/sanitize.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+env -u COLDSEAL_CFLAGS -u COLDSEAL_SANITIZE bash scripts/setup.sh
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r src/coldseal "$work/coldseal"

@@ -24,7 +24,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.coldseal-installed
-inputs=$(cat pyproject.toml build_ext.py native/*.h native/*.c native/*/*.[ch] src/coldseal/_version.py 2>/dev/null | sha256sum | cut -c1-16)
+inputs=$( (echo "${COLDSEAL_CFLAGS:-}"; cat pyproject.toml build_ext.py native/*.h native/*.c native/*/*.[ch] src/coldseal/_version.py 2>/dev/null) | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$inputs" ]; then
   echo "setup: installing coldseal into .venv" >&2
   .venv/bin/python -m pip install -q --upgrade pip setuptools wheel cffi

@@ -84,8 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     check.add_argument("--size", type=_size, default=64 << 20, help="bytes to seal and open")
-    check.add_argument("--threads", type=_positive_int, default=None,
-                       help="worker threads (default: the CPUs this process is granted)")
+    check.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="worker threads (default: the CPUs this process is granted)",
+    )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.set_defaults(func=_cmd_selfcheck)
     return parser
@@ -115,7 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         where = f" ({error.filename})" if error.filename else ""
         return _fail(EXIT_STORAGE, f"{error.strerror or error}{where}")
     except Exception as error:  # noqa: BLE001 - a bug must still end in one line, not a traceback
-        return _fail(EXIT_STORAGE, f"internal error, please report: {type(error).__name__}: {error}")
+        return _fail(
+            EXIT_STORAGE, f"internal error, please report: {type(error).__name__}: {error}"
+        )
 
 
 def run() -> NoReturn:

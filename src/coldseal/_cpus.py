@@ -20,11 +20,15 @@ def _quota_cpus() -> float | None:
     """CPUs allowed by the cgroup's CFS quota, or None when unlimited/unknown."""
     try:
         fields = _CGROUP_V2_CPU_MAX.read_text(encoding="ascii").split()
-        if len(fields) == 2 and fields[0] != "max":
+    except OSError:
+        fields = []
+    if len(fields) == 2:
+        if fields[0] == "max":
+            return None
+        try:
             return int(fields[0]) / int(fields[1])
-        return None
-    except (OSError, ValueError):
-        pass
+        except (ValueError, ZeroDivisionError):
+            return None
     try:
         quota = int(_CGROUP_V1_QUOTA.read_text(encoding="ascii"))
         period = int(_CGROUP_V1_PERIOD.read_text(encoding="ascii"))

@@ -15,8 +15,7 @@ at a time; create one per thread.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Final, Union
+from typing import TYPE_CHECKING, Final
 
 from coldseal._core import ffi, lib
 from coldseal._version import __version__
@@ -27,7 +26,10 @@ from coldseal.errors import (
     UsageError,
 )
 
-BytesLike = Union[bytes, bytearray, memoryview]
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+BytesLike = bytes | bytearray | memoryview
 
 if ffi.string(lib.cs_version()).decode() != __version__:  # pragma: no cover - broken install
     raise ImportError(
@@ -216,8 +218,14 @@ class AeadContext:
         out = bytearray(n + TAG_LEN)
         view = memoryview(out)
         rc = lib.cs_aead_seal(
-            self._ctx, _in(nonce), _in(aad), _nbytes(aad), _in(plaintext), n,
-            _out(view[:n]) if n else ffi.NULL, _out(view[n:]),
+            self._ctx,
+            _in(nonce),
+            _in(aad),
+            _nbytes(aad),
+            _in(plaintext),
+            n,
+            _out(view[:n]) if n else ffi.NULL,
+            _out(view[n:]),
         )
         _raise(rc, "AES-GCM seal")
         return bytes(out)
@@ -235,8 +243,14 @@ class AeadContext:
             raise UsageError(f"output buffer must be {n} bytes")
         view = memoryview(sealed)
         rc = lib.cs_aead_open(
-            self._ctx, _in(nonce), _in(aad), _nbytes(aad), _in(view[:n]) if n else ffi.NULL, n,
-            _in(view[n:]), _out(out) if n else ffi.NULL,
+            self._ctx,
+            _in(nonce),
+            _in(aad),
+            _nbytes(aad),
+            _in(view[:n]) if n else ffi.NULL,
+            n,
+            _in(view[n:]),
+            _out(out) if n else ffi.NULL,
         )
         _raise(rc, "AES-GCM message")
 
@@ -382,7 +396,9 @@ class ChunkContext:
         self._ctx = ffi.gc(holder[0], lib.cs_chunk_ctx_free)
         self.max_chunk = max_chunk
 
-    def seal_into(self, index: int, plain: BytesLike, out: bytearray | memoryview) -> tuple[int, bytes]:
+    def seal_into(
+        self, index: int, plain: BytesLike, out: bytearray | memoryview
+    ) -> tuple[int, bytes]:
         """Seal chunk ``index`` into ``out``; returns (sealed length, leaf)."""
         n = _nbytes(plain)
         cap = memoryview(out).nbytes
@@ -407,7 +423,9 @@ class ChunkContext:
         """Verify and open chunk ``index`` into ``out`` (exactly its plaintext length)."""
         _check_len("leaf", leaf, HASH_LEN)
         n = memoryview(out).nbytes
-        rc = lib.cs_open_chunk(self._ctx, index, _in(sealed), _nbytes(sealed), _in(leaf), _out(out), n)
+        rc = lib.cs_open_chunk(
+            self._ctx, index, _in(sealed), _nbytes(sealed), _in(leaf), _out(out), n
+        )
         _raise(rc, f"chunk {index}", chunk=index)
 
     def open(self, index: int, sealed: BytesLike, leaf: BytesLike, plain_len: int) -> bytes:
@@ -451,7 +469,7 @@ def open_chunks(
     # crashes CPython 3.11.
     views: list[object] = []
     try:
-        for c_job, job in zip(c_jobs, jobs):
+        for c_job, job in zip(c_jobs, jobs, strict=False):
             _check_len("leaf", job.leaf, HASH_LEN)
             views += [_in(job.sealed), _in(job.leaf), _out(job.out)]
             c_job.index = job.index
@@ -466,7 +484,7 @@ def open_chunks(
         for view in views:
             ffi.release(view)
         del views
-    for job, status in zip(jobs, statuses):
+    for job, status in zip(jobs, statuses, strict=False):
         _raise(status, f"chunk {job.index}", chunk=job.index)
     _raise(rc, "chunk batch")
     return statuses

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from coldseal import _native
 
@@ -31,9 +31,7 @@ class ChunkOpener:
     context is ever shared between threads.
     """
 
-    def __init__(
-        self, dek: BytesLike, archive_id: BytesLike, max_chunk: int, threads: int
-    ) -> None:
+    def __init__(self, dek: BytesLike, archive_id: BytesLike, max_chunk: int, threads: int) -> None:
         """Start a pool of ``threads`` workers for chunks of up to ``max_chunk`` bytes."""
         if threads < 1:
             raise ValueError("threads must be at least 1")
@@ -74,7 +72,7 @@ class ChunkOpener:
         self._pool.shutdown(wait=True)
         self._dek = b""
 
-    def __enter__(self) -> ChunkOpener:
+    def __enter__(self) -> Self:
         """Use the pool as a context manager."""
         return self
 

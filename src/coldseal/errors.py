@@ -22,7 +22,9 @@ class IntegrityError(ColdsealError):
 
     exit_code = 1
 
-    def __init__(self, message: str, *, status: int | None = None, chunk: int | None = None):
+    def __init__(
+        self, message: str, *, status: int | None = None, chunk: int | None = None
+    ) -> None:
         """Record the message and, when the core reported it, the status and chunk index."""
         super().__init__(message)
         self.status = status
@@ -50,7 +52,7 @@ class CoreError(ColdsealError):
 
     exit_code = 3
 
-    def __init__(self, message: str, *, status: int | None = None):
+    def __init__(self, message: str, *, status: int | None = None) -> None:
         """Record the message and the core's status code."""
         super().__init__(message)
         self.status = status

@@ -42,10 +42,16 @@ def test_seal_matches_cryptography(key: bytes, nonce: bytes, aad: bytes, pt: byt
     assert _native.AeadContext(key).open(nonce, aad, ours) == pt
 
 
-@given(key=KEYS, nonce=NONCES, aad=st.binary(max_size=64), pt=st.binary(min_size=1, max_size=2000),
-       data=st.data())
-def test_any_flipped_bit_is_refused(key: bytes, nonce: bytes, aad: bytes, pt: bytes,
-                                    data: st.DataObject) -> None:
+@given(
+    key=KEYS,
+    nonce=NONCES,
+    aad=st.binary(max_size=64),
+    pt=st.binary(min_size=1, max_size=2000),
+    data=st.data(),
+)
+def test_any_flipped_bit_is_refused(
+    key: bytes, nonce: bytes, aad: bytes, pt: bytes, data: st.DataObject
+) -> None:
     sealed = bytearray(AESGCM(key).encrypt(nonce, pt, aad))
     bit = data.draw(st.integers(0, len(sealed) * 8 - 1))
     sealed[bit // 8] ^= 1 << (bit % 8)

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from coldseal import _native
 from coldseal.hashing import Blake3, blake3
 
-VECTORS = json.loads((Path(__file__).parent.parent / "vectors" / "blake3_test_vectors.json").read_text())
+VECTORS = json.loads(
+    (Path(__file__).parent.parent / "vectors" / "blake3_test_vectors.json").read_text()
+)
 TIERS = [
     pytest.param(
         tier,
@@ -25,8 +27,24 @@ TIERS = [
     )
     for tier, name in _native.TIER_NAMES.items()
 ]
-BOUNDARIES = [0, 1, 63, 64, 65, 1023, 1024, 1025, 2048, 4095, 4096, 4097, 16 << 10, 31 << 10,
-              (64 << 10) + 1, (3 << 20) + 17]
+BOUNDARIES = [
+    0,
+    1,
+    63,
+    64,
+    65,
+    1023,
+    1024,
+    1025,
+    2048,
+    4095,
+    4096,
+    4097,
+    16 << 10,
+    31 << 10,
+    (64 << 10) + 1,
+    (3 << 20) + 17,
+]
 
 
 def cycle_input(n: int) -> bytes:
@@ -41,8 +59,9 @@ def test_official_vectors(tier: int, case: dict[str, object]) -> None:
     context = VECTORS["context_string"].encode()
     n = len(bytes.fromhex(str(case["hash"])))
     assert _native.b3_hash(data, length=n, tier=tier).hex() == case["hash"]
-    assert _native.b3_hash(data, mode=_native.MODE_KEYED, key=key, length=n, tier=tier).hex() == (
-        case["keyed_hash"]
+    assert (
+        _native.b3_hash(data, mode=_native.MODE_KEYED, key=key, length=n, tier=tier).hex()
+        == (case["keyed_hash"])
     )
     got = _native.b3_hash(data, mode=_native.MODE_DERIVE_KEY, key=context, length=n, tier=tier)
     assert got.hex() == case["derive_key"]
@@ -90,13 +109,16 @@ def test_all_modes_match_reference(data: st.DataObject, size: int, tier: int) ->
     key = data.draw(st.binary(min_size=32, max_size=32))
     context = data.draw(st.text(max_size=40))
     length = data.draw(st.integers(0, 200))
-    assert _native.b3_hash(message, length=length, tier=tier) == reference.blake3(message).digest(length)
+    assert _native.b3_hash(message, length=length, tier=tier) == reference.blake3(message).digest(
+        length
+    )
     assert _native.b3_hash(message, mode=_native.MODE_KEYED, key=key, tier=tier) == (
         reference.blake3(message, key=key).digest()
     )
-    assert _native.b3_hash(
-        message, mode=_native.MODE_DERIVE_KEY, key=context.encode(), tier=tier
-    ) == reference.blake3(message, derive_key_context=context).digest()
+    assert (
+        _native.b3_hash(message, mode=_native.MODE_DERIVE_KEY, key=context.encode(), tier=tier)
+        == reference.blake3(message, derive_key_context=context).digest()
+    )
 
 
 @given(

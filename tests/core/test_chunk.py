@@ -30,8 +30,9 @@ def aad(archive_id: bytes, index: int, plain_len: int) -> bytes:
 
 
 def ref_leaf(index: int, sealed: bytes) -> bytes:
-    return blake3.blake3(sealed + index.to_bytes(8, "little"),
-                         derive_key_context="coldseal v1 chunk leaf").digest()
+    return blake3.blake3(
+        sealed + index.to_bytes(8, "little"), derive_key_context="coldseal v1 chunk leaf"
+    ).digest()
 
 
 def forge(body: bytes, plain_len: int, index: int = 0, dek: bytes = DEK) -> tuple[bytes, bytes]:
@@ -45,8 +46,15 @@ def ref_open(sealed: bytes, index: int, plain_len: int) -> bytes:
     return body if len(body) == plain_len else pyzstd.decompress(body)
 
 
-def expect_refusal(sealed: bytes, leaf: bytes, plain_len: int, status: int, *, index: int = 0,
-                   ctx: _native.ChunkContext | None = None) -> None:
+def expect_refusal(
+    sealed: bytes,
+    leaf: bytes,
+    plain_len: int,
+    status: int,
+    *,
+    index: int = 0,
+    ctx: _native.ChunkContext | None = None,
+) -> None:
     ctx = ctx or _native.ChunkContext(DEK, AID, MAX)
     out = bytearray(b"\x5a" * plain_len)
     with pytest.raises(IntegrityError) as info:

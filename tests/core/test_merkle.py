@@ -13,8 +13,9 @@ from coldseal.errors import IntegrityError
 
 
 def ref_leaf(index: int, sealed: bytes) -> bytes:
-    return blake3.blake3(sealed + index.to_bytes(8, "little"),
-                         derive_key_context="coldseal v1 chunk leaf").digest()
+    return blake3.blake3(
+        sealed + index.to_bytes(8, "little"), derive_key_context="coldseal v1 chunk leaf"
+    ).digest()
 
 
 def ref_node(left: bytes, right: bytes) -> bytes:
@@ -55,7 +56,7 @@ def test_leaf_and_node_domains_differ() -> None:
     )
 
 
-@pytest.mark.parametrize("n", [*range(0, 40), 63, 64, 65, 127, 128, 129, 1000, 1025])
+@pytest.mark.parametrize("n", [*range(40), 63, 64, 65, 127, 128, 129, 1000, 1025])
 def test_root_and_tree_match_definition(n: int) -> None:
     leaves = make_leaves(n)
     joined = b"".join(leaves)
@@ -64,7 +65,7 @@ def test_root_and_tree_match_definition(n: int) -> None:
     tree = _native.merkle_tree(joined)
     assert len(tree) == _native.merkle_tree_len(n) * 32
     if n:
-        assert tree[:32 * n] == joined
+        assert tree[: 32 * n] == joined
         assert tree[-32:] == root
 
 

@@ -4,9 +4,9 @@ known answer per primitive comes out right."""
 from __future__ import annotations
 
 import pytest
+from coldseal._core import ffi, lib
 
 from coldseal import _native
-from coldseal._core import ffi, lib
 from coldseal._version import __version__
 from coldseal.errors import UnsupportedError
 
@@ -29,7 +29,8 @@ def test_every_status_has_a_message() -> None:
     seen = set()
     for status in range(lib.CS_ERR__MAX):
         message = _native.strerror(status)
-        assert message and message != "unknown status"
+        assert message
+        assert message != "unknown status"
         seen.add(message)
     assert len(seen) == lib.CS_ERR__MAX
     assert _native.strerror(lib.CS_ERR__MAX) == "unknown status"

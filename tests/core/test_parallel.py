@@ -20,11 +20,15 @@ CHUNK = 16 << 10
 def archive() -> tuple[bytes, list[tuple[bytes, bytes]]]:
     data = b"".join(os.urandom(CHUNK // 2) + b"z" * (CHUNK // 2) for _ in range(40)) + b"tail"
     ctx = _native.ChunkContext(DEK, AID, CHUNK)
-    sealed = [ctx.seal(i, data[off : off + CHUNK]) for i, off in enumerate(range(0, len(data), CHUNK))]
+    sealed = [
+        ctx.seal(i, data[off : off + CHUNK]) for i, off in enumerate(range(0, len(data), CHUNK))
+    ]
     return data, sealed
 
 
-def jobs_for(data: bytes, sealed: list[tuple[bytes, bytes]], out: bytearray) -> list[_native.OpenJob]:
+def jobs_for(
+    data: bytes, sealed: list[tuple[bytes, bytes]], out: bytearray
+) -> list[_native.OpenJob]:
     view = memoryview(out)
     return [
         _native.OpenJob(i, body, leaf, view[i * CHUNK : min(len(data), (i + 1) * CHUNK)])
@@ -33,7 +37,9 @@ def jobs_for(data: bytes, sealed: list[tuple[bytes, bytes]], out: bytearray) -> 
 
 
 @pytest.mark.parametrize("threads", [1, 2, 3, 8])
-def test_batch_opens_everything(archive: tuple[bytes, list[tuple[bytes, bytes]]], threads: int) -> None:
+def test_batch_opens_everything(
+    archive: tuple[bytes, list[tuple[bytes, bytes]]], threads: int
+) -> None:
     data, sealed = archive
     out = bytearray(len(data))
     statuses = _native.open_chunks(DEK, AID, CHUNK, jobs_for(data, sealed, out), threads)
@@ -42,7 +48,9 @@ def test_batch_opens_everything(archive: tuple[bytes, list[tuple[bytes, bytes]]]
 
 
 @pytest.mark.parametrize("threads", [1, 2, 8])
-def test_thread_pool_opens_everything(archive: tuple[bytes, list[tuple[bytes, bytes]]], threads: int) -> None:
+def test_thread_pool_opens_everything(
+    archive: tuple[bytes, list[tuple[bytes, bytes]]], threads: int
+) -> None:
     data, sealed = archive
     out = bytearray(len(data))
     with ChunkOpener(DEK, AID, CHUNK, threads) as opener:
@@ -71,7 +79,9 @@ def test_batch_reports_each_failed_chunk(archive: tuple[bytes, list[tuple[bytes,
     assert out[: 5 * CHUNK] == data[: 5 * CHUNK]
 
 
-def test_thread_pool_raises_first_failure_in_order(archive: tuple[bytes, list[tuple[bytes, bytes]]]) -> None:
+def test_thread_pool_raises_first_failure_in_order(
+    archive: tuple[bytes, list[tuple[bytes, bytes]]],
+) -> None:
     data, sealed = archive
     out = bytearray(b"\x01" * len(data))
     with ChunkOpener(DEK, AID, CHUNK, 2) as opener, pytest.raises(IntegrityError) as info:

@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from coldseal import _native
 from coldseal.errors import IntegrityError
 
-texty = st.lists(st.sampled_from([b"def ", b"return ", b"import os\n", b"x", b"\x00", b"  "]),
-                 max_size=3000).map(b"".join)
+texty = st.lists(
+    st.sampled_from([b"def ", b"return ", b"import os\n", b"x", b"\x00", b"  "]), max_size=3000
+).map(b"".join)
 payloads = st.one_of(st.binary(max_size=20_000), texty)
 
 
@@ -53,12 +54,15 @@ def test_short_result_is_corrupt() -> None:
     assert info.value.status == _native.ERR_CORRUPT
 
 
-@pytest.mark.parametrize("mangle", [
-    lambda f: f + b"\x00",                  # trailing byte
-    lambda f: f + f,                        # a second frame
-    lambda f: f[:-1],                       # truncated
-    lambda f: b"\x00" * len(f),             # not a frame
-])
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda f: f + b"\x00",  # trailing byte
+        lambda f: f + f,  # a second frame
+        lambda f: f[:-1],  # truncated
+        lambda f: b"\x00" * len(f),  # not a frame
+    ],
+)
 def test_malformed_frames_are_corrupt(mangle: object) -> None:
     frame = pyzstd.compress(b"hello world " * 50)
     with pytest.raises(IntegrityError):

@@ -1,0 +1,118 @@
+"""Print the ratios the issues target from one pytest-benchmark JSON run.
+
+Every ratio divides two figures measured side by side in the same session,
+because absolute times drift on a shared machine. Throughput is computed
+from each benchmark's fastest round (``stats.min``): the round least
+disturbed by other tenants, for ours and the reference alike.
+
+Usage: python benchmarks/compare.py reports/bench.json [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def throughputs(run: dict[str, Any]) -> dict[str, float]:
+    """Bytes per second of every benchmark that records ``bytes``, by test name."""
+    rates = {}
+    for bench in run["benchmarks"]:
+        nbytes = bench.get("extra_info", {}).get("bytes")
+        if nbytes:
+            rates[bench["name"]] = nbytes / bench["stats"]["min"]
+    return rates
+
+
+def ratios(rates: dict[str, float], cores: int) -> list[tuple[str, float, str, float]]:
+    """(what, measured ratio, comparison, target) for every target whose inputs ran."""
+    rows = []
+
+    def add(what: str, num: float | None, den: float | None, op: str, target: float) -> None:
+        if num and den:
+            rows.append((what, num / den, op, target))
+
+    r = rates.get
+    add(
+        "C BLAKE3 vs blake3 package, 1 thread, 64 MiB",
+        r("test_blake3_coldseal"),
+        r("test_blake3_reference"),
+        ">=",
+        1.0,
+    )
+    add(
+        "core AES-GCM open vs bare EVP loop",
+        r("test_aes_open_coldseal"),
+        r("test_aes_open_bare_evp"),
+        ">=",
+        0.95,
+    )
+    aes, b3 = r("test_aes_open_bare_evp"), r("test_blake3_coldseal")
+    limit = cores / (1 / aes + 1 / b3) if aes and b3 else None
+    add(
+        f"cs_open_chunk x{cores} cores (Python threads) vs L",
+        r("test_open_chunks_python_threads"),
+        limit,
+        ">=",
+        0.90,
+    )
+    add(
+        f"cs_open_chunk x{cores} cores (C pthread pool) vs L",
+        r("test_open_chunks_c_pool"),
+        limit,
+        ">=",
+        0.90,
+    )
+    add(
+        f"cs_open_chunk x{cores} cores (Python threads) vs naive Python loop",
+        r("test_open_chunks_python_threads"),
+        r("test_open_chunks_naive_python"),
+        ">=",
+        2.5,
+    )
+    add(
+        "Python threads vs C pthread pool (same work)",
+        r("test_open_chunks_python_threads"),
+        r("test_open_chunks_c_pool"),
+        "info",
+        0.0,
+    )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the table; exit 1 if a target is missed."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("run", type=Path)
+    parser.add_argument("--json", type=Path, help="also write the ratios here")
+    args = parser.parse_args(argv)
+    run = json.loads(args.run.read_text())
+    cores = max((b.get("extra_info", {}).get("threads", 1) for b in run["benchmarks"]), default=1)
+    rates = throughputs(run)
+    print(f"{'benchmark':45} {'MiB/s':>10}")
+    for name, rate in sorted(rates.items()):
+        print(f"{name:45} {rate / (1 << 20):10.0f}")
+    print()
+    missed = 0
+    rows = ratios(rates, cores)
+    for what, value, op, target in rows:
+        if op == "info":
+            print(f"{what:70} {value:6.2f}x")
+            continue
+        ok = value >= target
+        missed += not ok
+        print(f"{what:70} {value:6.2f}x  target {op} {target:.2f}  {'ok' if ok else 'MISSED'}")
+    if args.json:
+        args.json.write_text(
+            json.dumps(
+                [{"what": w, "ratio": v, "op": o, "target": t} for w, v, o, t in rows], indent=2
+            )
+        )
+    return 1 if missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
