@@ -9,9 +9,10 @@ command lets a traceback reach the user.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from coldseal._version import __version__
 from coldseal.errors import ColdsealError, UsageError
@@ -43,6 +44,156 @@ def _cmd_selfcheck(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_keygen(args: argparse.Namespace) -> int:
+    from coldseal.keys import keygen  # noqa: PLC0415
+
+    paths = keygen(args.dir)
+    for label, path in paths.items():
+        print(f"{label.replace('_', ' ')}: {path}")
+    return EXIT_OK
+
+
+def _progress_callback(args: argparse.Namespace, verb: str) -> _Progress | None:
+    if getattr(args, "json", False) or not sys.stderr.isatty():
+        return None
+    return _Progress(verb)
+
+
+class _Progress:
+    """A rich progress bar on stderr, created on first update."""
+
+    def __init__(self, verb: str) -> None:
+        self.verb = verb
+        self._bar: Any = None
+        self._task: Any = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if self._bar is None:
+            from rich.progress import (  # noqa: PLC0415 - only on a terminal
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TransferSpeedColumn,
+            )
+
+            self._bar = Progress(
+                "[progress.description]{task.description}",
+                BarColumn(),
+                DownloadColumn(),
+                TransferSpeedColumn(),
+                transient=True,
+                console=None,
+            )
+            self._bar.start()
+            self._task = self._bar.add_task(self.verb, total=total)
+        self._bar.update(self._task, completed=done)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+
+def _cmd_seal(args: argparse.Namespace) -> int:
+    from coldseal.keys import Kek, SigningKey  # noqa: PLC0415
+    from coldseal.seal import seal  # noqa: PLC0415
+
+    signing = [SigningKey.load(p) for p in args.signing_key]
+    kek = Kek.load(args.kek)
+    expires = None
+    if args.expires_in is not None:
+        import time  # noqa: PLC0415
+
+        expires = int(time.time()) + args.expires_in
+    progress = _progress_callback(args, "sealing")
+    try:
+        report = seal(
+            args.input,
+            args.sealed,
+            signing_keys=signing,
+            kek=kek,
+            name=args.name,
+            version=args.version,
+            chunk_size=args.chunk_size,
+            level=args.level,
+            threads=args.threads,
+            expires=expires,
+            progress=progress,
+        )
+    finally:
+        kek.close()
+        if progress is not None:
+            progress.close()
+    if args.json:
+        print(json.dumps(dataclasses.asdict(report), indent=2, sort_keys=True))
+    else:
+        print(
+            f"sealed {report.name} version {report.version}: {report.files} files, "
+            f"{report.plain_bytes} bytes in {report.chunks} chunks -> {report.path} "
+            f"({report.sealed_bytes} bytes, root {report.merkle_root[:16]}..., "
+            f"{report.seconds:.2f} s on {report.threads} threads)"
+        )
+    return EXIT_OK
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from coldseal.keys import Kek, PublicKey  # noqa: PLC0415
+    from coldseal.verify import verify  # noqa: PLC0415
+
+    trust = [PublicKey.load(p) for p in args.trust]
+    kek = Kek.load(args.kek) if args.kek else None
+    progress = _progress_callback(args, "verifying")
+    try:
+        report = verify(
+            args.source,
+            trust=trust,
+            kek=kek,
+            name=args.name,
+            out=args.out,
+            min_version=args.min_version,
+            state=args.state,
+            threads=args.threads,
+            threshold=args.threshold,
+            progress=progress,
+        )
+    finally:
+        if kek is not None:
+            kek.close()
+        if progress is not None:
+            progress.close()
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        what = "verified and extracted to " + str(args.out) if args.out else "verified"
+        mode = "" if report.decrypted else " (keyless: ciphertext leaves only)"
+        print(
+            f"{what}: {report.name} version {report.version}, {report.chunks} chunks, "
+            f"{report.plain_bytes} bytes, signed by {', '.join(report.signers)}{mode}"
+        )
+    return EXIT_OK
+
+
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from coldseal.storage import open_storage  # noqa: PLC0415
+    from coldseal.verify import load_manifest  # noqa: PLC0415
+
+    storage = open_storage(args.source)
+    try:
+        signed = load_manifest(storage)
+    finally:
+        storage.close()
+    body = signed.manifest.to_json()
+    # The wrapped key is ciphertext, but nothing about keys is shown beyond ids.
+    body["dek"] = {"scheme": body["dek"]["scheme"], "kek_id": body["dek"]["kek_id"]}
+    body["signed_by"] = sorted(signed.signatures)
+    if args.json:
+        print(json.dumps(body, indent=2, sort_keys=True))
+        return EXIT_OK
+    print("(not verified: inspect checks no signature)")
+    for key in sorted(body):
+        print(f"{key:20} {body[key]}")
+    return EXIT_OK
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -50,6 +201,29 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return value
+
+
+def _duration(text: str) -> int:
+    """Seconds from a duration such as 90d, 12h, 30m or 3600s."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    unit = text[-1:].lower()
+    try:
+        value = int(text[:-1]) * units[unit] if unit in units else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 90d or 12h)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
     return value
 
 
@@ -92,6 +266,97 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.set_defaults(func=_cmd_selfcheck)
+
+    keygen = sub.add_parser("keygen", help="create a signing key pair and a local KEK")
+    keygen.add_argument("dir", help="folder for signing.key, signing.pub and data.kek")
+    keygen.set_defaults(func=_cmd_keygen)
+
+    seal = sub.add_parser("seal", help="seal a folder or .zip into a SEALED folder")
+    seal.add_argument("input", help="folder or .zip file to seal")
+    seal.add_argument("sealed", help="folder to create for the sealed archive")
+    seal.add_argument(
+        "--signing-key",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="Ed25519 private key (repeat to add signatures)",
+    )
+    seal.add_argument("--kek", required=True, metavar="FILE", help="key-encryption key file")
+    seal.add_argument("--name", help="archive name (default: INPUT's base name)")
+    seal.add_argument(
+        "--version",
+        type=_non_negative_int,
+        default=None,
+        help="archive version (default: the current Unix time)",
+    )
+    seal.add_argument(
+        "--chunk-size",
+        type=_size,
+        default=1 << 20,
+        metavar="SIZE",
+        help="plaintext bytes per chunk, e.g. 1M (4K to 16M)",
+    )
+    seal.add_argument("--level", type=int, default=3, help="zstd level (1 to 19)")
+    seal.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="worker threads (default: the CPUs this process is granted)",
+    )
+    seal.add_argument(
+        "--expires-in",
+        type=_duration,
+        default=None,
+        metavar="DURATION",
+        help="refuse the archive after this long, e.g. 90d or 12h",
+    )
+    seal.add_argument("--json", action="store_true", help="print the report as JSON")
+    seal.set_defaults(func=_cmd_seal)
+
+    verify = sub.add_parser("verify", help="verify a sealed archive, optionally extracting it")
+    verify.add_argument("source", help="SEALED folder (or s3://BUCKET/PREFIX)")
+    verify.add_argument(
+        "--trust",
+        action="append",
+        required=True,
+        metavar="PUBFILE",
+        help="trusted Ed25519 public key (repeatable)",
+    )
+    verify.add_argument(
+        "--kek",
+        metavar="FILE",
+        help="key-encryption key; without it only ciphertext leaves are checked",
+    )
+    verify.add_argument("--name", help="the archive name to expect")
+    verify.add_argument("--out", metavar="DIR", help="extract the verified files here")
+    verify.add_argument(
+        "--min-version", type=_non_negative_int, default=None, help="refuse versions below this"
+    )
+    verify.add_argument(
+        "--state",
+        metavar="FILE",
+        help="trust-state file: refuse rollbacks, record the newest version",
+    )
+    verify.add_argument(
+        "--threshold",
+        type=_positive_int,
+        default=1,
+        metavar="K",
+        help="valid signatures by distinct trusted keys required",
+    )
+    verify.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="worker threads (default: the CPUs this process is granted)",
+    )
+    verify.add_argument("--json", action="store_true", help="print the report as JSON")
+    verify.set_defaults(func=_cmd_verify)
+
+    inspect = sub.add_parser("inspect", help="print the manifest's public fields (no key needed)")
+    inspect.add_argument("source", help="SEALED folder (or s3://BUCKET/PREFIX)")
+    inspect.add_argument("--json", action="store_true", help="print JSON")
+    inspect.set_defaults(func=_cmd_inspect)
     return parser
 
 

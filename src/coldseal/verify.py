@@ -1,0 +1,322 @@
+"""Verification: trust nothing that the signed manifest does not fix.
+
+Order of checks (each fails closed, with one clear reason):
+
+1. the manifest parses strictly and carries at least ``threshold`` valid
+   signatures by distinct trusted keys;
+2. its name is the one the caller expects, it has not expired, its version
+   is at least ``min_version`` and not older than the trust state's;
+3. the KEK is the one the data key was wrapped under, and unwraps it;
+4. the payload has exactly the manifest's size; the chunk table matches its
+   signed hash; the whole Merkle tree recomputes from its leaves to the
+   signed root;
+5. every chunk is read, its leaf checked, decrypted and decompressed by the
+   C core on every granted core, a bounded window in flight; the file index
+   (the stream's last chunks) is verified and checked first;
+6. with ``out``, files are written into a temporary folder renamed into
+   place only after the last chunk verified; the trust state is advanced.
+
+Without a KEK, step 5 checks every chunk's leaf against the tree (the tree
+is over ciphertext): a keyless audit that proves integrity without being
+able to read the code.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from coldseal import _native, trust_state
+from coldseal._atomic import AtomicFolder
+from coldseal._cpus import granted_cpus
+from coldseal._parallel import ThreadContexts, ordered_map
+from coldseal.errors import IntegrityError, UsageError
+from coldseal.extract import Extractor
+from coldseal.format import index as index_format
+from coldseal.format import manifest as mf
+from coldseal.format import tail
+from coldseal.format.paths import FILE
+from coldseal.storage import open_storage
+
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Callable, Iterable, Sequence
+
+    from coldseal.format.index import Entry
+    from coldseal.keys import Kek, PublicKey
+    from coldseal.storage import Storage
+
+
+@dataclass
+class Report:
+    """What a verification established, and what it cost."""
+
+    name: str
+    version: int
+    archive_id: str
+    merkle_root: str
+    signers: list[str]
+    chunks: int
+    plain_bytes: int
+    sealed_bytes: int
+    files: int
+    decrypted: bool
+    extracted_to: str | None
+    threads: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass
+class _Archive:
+    """The state verification builds up, phase by phase."""
+
+    storage: Storage
+    manifest: mf.Manifest
+    spans: list[tuple[int, int]]
+    leaves: bytes
+
+
+def load_manifest(storage: Storage) -> mf.SignedManifest:
+    """Read and strictly parse the manifest object."""
+    return mf.decode(storage.read_object(mf.MANIFEST_FILE, mf.MAX_MANIFEST_BYTES))
+
+
+def check_policy(
+    signed: mf.SignedManifest,
+    trust: Sequence[PublicKey],
+    *,
+    threshold: int = 1,
+    name: str | None = None,
+    min_version: int | None = None,
+    now: float | None = None,
+) -> list[str]:
+    """Signatures, name, expiry and minimum version; returns the trusted signers."""
+    if threshold < 1:
+        raise UsageError("the signature threshold must be at least 1")
+    if not trust:
+        raise UsageError("no trusted public key given")
+    manifest = signed.manifest
+    signers = signed.trusted_signers(list(trust))
+    if len(signers) < threshold:
+        present = ", ".join(sorted(signed.signatures)) or "none"
+        raise IntegrityError(
+            f"manifest has {len(signers)} valid signature(s) by trusted keys, {threshold} "
+            f"required (signed by key ids: {present}; trusted: "
+            f"{', '.join(k.key_id for k in trust)})"
+        )
+    if name is not None and manifest.name != name:
+        raise IntegrityError(f"archive is named {manifest.name!r}, expected {name!r}")
+    current = time.time() if now is None else now
+    if manifest.expires is not None and current >= manifest.expires:
+        raise IntegrityError(
+            f"archive {manifest.name} version {manifest.version} expired at "
+            f"{time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime(manifest.expires))}"
+        )
+    if min_version is not None and manifest.version < min_version:
+        raise IntegrityError(
+            f"rollback: {manifest.name} version {manifest.version} is below the minimum "
+            f"{min_version}"
+        )
+    return signers
+
+
+def load_layout(storage: Storage, manifest: mf.Manifest) -> tuple[list[tuple[int, int]], bytes]:
+    """Payload size, chunk table and Merkle tree, checked against the manifest."""
+    size = storage.size(manifest.payload)
+    if size != manifest.payload_size:
+        raise IntegrityError(
+            f"{storage.describe(manifest.payload)} is {size} bytes, the manifest says "
+            f"{manifest.payload_size}"
+        )
+    tail_len = manifest.payload_size - manifest.table_offset
+    buf = bytearray(tail_len)
+    storage.read_into(manifest.payload, manifest.table_offset, memoryview(buf))
+    split = manifest.tree_offset - manifest.table_offset
+    spans = tail.parse_table(memoryview(buf)[:split], manifest)
+    leaves = tail.check_tree(memoryview(buf)[split:], manifest)
+    return spans, leaves
+
+
+class _ChunkReader:
+    """Reads, verifies and (with a DEK) opens chunks; one instance per verify."""
+
+    def __init__(self, archive: _Archive, dek: bytearray | None) -> None:
+        self.archive = archive
+        m = archive.manifest
+        self.contexts = ThreadContexts(dek, m.archive_id, m.chunk_size) if dek is not None else None
+        self.bytes_read = 0
+
+    def read(self, index: int) -> bytearray:
+        """Chunk ``index`` as verified plaintext (or, keyless, its checked ciphertext)."""
+        a = self.archive
+        offset, length = a.spans[index]
+        sealed = bytearray(length)
+        a.storage.read_into(a.manifest.payload, offset, memoryview(sealed))
+        leaf = a.leaves[32 * index : 32 * index + 32]
+        if self.contexts is None:
+            if not hmac.compare_digest(_native.merkle_leaf(index, sealed), leaf):
+                raise IntegrityError(f"chunk {index} failed verification", chunk=index)
+            return sealed
+        out = bytearray(a.manifest.chunk_plain_len(index))
+        self.contexts.get().open_into(index, sealed, leaf, out)
+        return out
+
+    def close(self) -> None:
+        if self.contexts is not None:
+            self.contexts.close()
+
+
+def _read_index(reader: _ChunkReader, manifest: mf.Manifest, threads: int) -> list[Entry]:
+    """Verify the chunks holding the file index and parse it."""
+    first = manifest.index_offset // manifest.chunk_size
+    parts = list(ordered_map(reader.read, range(first, manifest.chunk_count), threads, 2 * threads))
+    data = b"".join(parts)[manifest.index_offset - first * manifest.chunk_size :]
+    return index_format.decode(data, manifest.index_offset)
+
+
+def verify(
+    source: str | os.PathLike[str],
+    *,
+    trust: Sequence[PublicKey],
+    kek: Kek | None = None,
+    name: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    min_version: int | None = None,
+    state: str | os.PathLike[str] | None = None,
+    threads: int | None = None,
+    threshold: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+) -> Report:
+    """Verify the sealed archive at ``source``; with ``out``, extract it there atomically.
+
+    Raises IntegrityError (tampering, bad or untrusted signatures, rollback,
+    wrong name or key), UsageError or StorageError; on any failure nothing is
+    written. ``progress(done, total)`` is called with bytes as chunks verify.
+    """
+    if out is not None and kek is None:
+        raise UsageError("extracting needs the KEK (--kek) to decrypt")
+    threads = threads or granted_cpus()
+    timings: dict[str, float] = {}
+    clock = time.monotonic()
+
+    def lap(phase: str) -> None:
+        nonlocal clock
+        now = time.monotonic()
+        timings[phase] = timings.get(phase, 0.0) + now - clock
+        clock = now
+
+    storage = open_storage(source)
+    try:
+        signed = load_manifest(storage)
+        manifest = signed.manifest
+        signers = check_policy(
+            signed, trust, threshold=threshold, name=name, min_version=min_version
+        )
+        if state is not None:
+            with trust_state.locked(state) as archives:
+                trust_state.check(archives, manifest)
+        lap("manifest")
+        dek = _unwrap(kek, manifest) if kek is not None else None
+        lap("keys")
+        try:
+            spans, leaves = load_layout(storage, manifest)
+            lap("layout")
+            archive = _Archive(storage, manifest, spans, leaves)
+            files = _verify_chunks(archive, dek, out, threads, progress, state, lap)
+        finally:
+            if dek is not None:
+                dek[:] = bytes(len(dek))
+    finally:
+        storage.close()
+    return Report(
+        name=manifest.name,
+        version=manifest.version,
+        archive_id=manifest.archive_id.hex(),
+        merkle_root=manifest.merkle_root.hex(),
+        signers=signers,
+        chunks=manifest.chunk_count,
+        plain_bytes=manifest.plain_size,
+        sealed_bytes=manifest.payload_size,
+        files=files,
+        decrypted=dek is not None,
+        extracted_to=str(out) if out is not None else None,
+        threads=threads,
+        seconds=timings,
+    )
+
+
+def _unwrap(kek: Kek, manifest: mf.Manifest) -> bytearray:
+    if manifest.dek.kek_id != kek.key_id:
+        raise IntegrityError(
+            f"the data key is wrapped under KEK {manifest.dek.kek_id}, not the given "
+            f"KEK {kek.key_id}"
+        )
+    return kek.unwrap(manifest.dek.wrapped, manifest.archive_id)
+
+
+def _verify_chunks(
+    archive: _Archive,
+    dek: bytearray | None,
+    out: str | os.PathLike[str] | None,
+    threads: int,
+    progress: Callable[[int, int], None] | None,
+    state: str | os.PathLike[str] | None,
+    lap: Callable[[str], None],
+) -> int:
+    """Phase 5 and 6; returns the number of files in the index (or written)."""
+    m = archive.manifest
+    reader = _ChunkReader(archive, dek)
+    window = 2 * threads + 2
+    try:
+        entries: list[Entry] | None = None
+        if dek is not None:
+            entries = _read_index(reader, m, threads)
+            lap("index")
+        folder = AtomicFolder(out) if out is not None else None
+        try:
+            extractor = Extractor(folder.path, entries) if folder is not None and entries else None
+            content_chunks = _content_chunk_range(m) if dek is not None else range(m.chunk_count)
+            done = 0
+            for index, plain in zip(
+                content_chunks,
+                ordered_map(reader.read, content_chunks, threads, window),
+                strict=True,
+            ):
+                if extractor is not None:
+                    start = index * m.chunk_size
+                    end = min(start + len(plain), m.index_offset)
+                    extractor.feed(memoryview(plain)[: end - start])
+                done += len(plain)
+                if progress is not None:
+                    progress(done, m.plain_size)
+            if extractor is not None:
+                extractor.finish()
+            lap("chunks")
+            if state is not None:
+                with trust_state.locked(state) as archives:
+                    trust_state.check(archives, m)
+                    trust_state.record(archives, m)
+            if folder is not None:
+                folder.commit()
+                lap("extract")
+        finally:
+            if folder is not None:
+                folder.abort()
+    finally:
+        reader.close()
+    if entries is None:
+        return 0
+    return sum(1 for e in entries if e.kind == FILE)
+
+
+def _content_chunk_range(m: mf.Manifest) -> Iterable[int]:
+    """Chunks holding file content (the index chunks were verified already)."""
+    if m.index_offset == 0:
+        return range(0)
+    return range((m.index_offset - 1) // m.chunk_size + 1)
