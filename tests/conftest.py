@@ -29,3 +29,83 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+# ---- shared fixtures for archive-level tests ---------------------------------
+
+import contextlib  # noqa: E402
+import io  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from coldseal._cli import main  # noqa: E402
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(*args: str | Path) -> Result:
+    """Run the CLI in-process and capture what it prints."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exit_:  # --help and --version
+            code = int(exit_.code or 0)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+@dataclass
+class Keys:
+    dir: Path
+    signing: Path
+    public: Path
+    kek: Path
+
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
+    folder = tmp_path_factory.mktemp("keys") / "k"
+    assert run_cli("keygen", folder).code == 0
+    return Keys(folder, folder / "signing.key", folder / "signing.pub", folder / "data.kek")
+
+
+@pytest.fixture(scope="session")
+def other_keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
+    folder = tmp_path_factory.mktemp("keys") / "other"
+    assert run_cli("keygen", folder).code == 0
+    return Keys(folder, folder / "signing.key", folder / "signing.pub", folder / "data.kek")
+
+
+def leftovers(path: Path) -> list[str]:
+    """Anything at or beside ``path`` that a failed run could have left."""
+    found = [path.name] if path.exists() else []
+    found += [p.name for p in path.parent.glob(f".{path.name}.coldseal-*")]
+    return found
+
+
+HELLO = Path(__file__).resolve().parent.parent / "src" / "coldseal" / "examples" / "hello_app"
+
+
+@pytest.fixture(scope="session")
+def sealed_hello(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> Path:
+    sealed = tmp_path_factory.mktemp("sealed") / "hello"
+    result = run_cli(
+        "seal",
+        HELLO,
+        sealed,
+        "--signing-key",
+        keys.signing,
+        "--kek",
+        keys.kek,
+        "--version",
+        "7",
+        "--chunk-size",
+        "4K",
+    )
+    assert result.code == 0, result.err
+    return sealed

@@ -7,8 +7,6 @@ imported only when the function that needs them is first used.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from coldseal._version import __version__
 from coldseal.errors import (
     ColdsealError,
@@ -19,27 +17,56 @@ from coldseal.errors import (
     UsageError,
 )
 
+# typing costs ~20 ms to import on a small machine; the constant below is
+# recognised by type checkers and costs nothing at run time.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from coldseal import hashing
+    from coldseal.keys import Kek, PublicKey, SigningKey, keygen
+    from coldseal.sealer import SealReport, seal
+    from coldseal.verifier import Report, verify
 
 __all__ = [
     "ColdsealError",
     "CoreError",
     "IntegrityError",
+    "Kek",
+    "PublicKey",
+    "Report",
+    "SealReport",
+    "SigningKey",
     "StorageError",
     "UnsupportedError",
     "UsageError",
     "__version__",
     "hashing",
+    "keygen",
+    "seal",
+    "verify",
 ]
 
 _LAZY_MODULES = {"hashing"}
+# Public names and the module that defines each, imported on first use.
+_LAZY_ATTRS = {
+    "Kek": "coldseal.keys",
+    "PublicKey": "coldseal.keys",
+    "SigningKey": "coldseal.keys",
+    "keygen": "coldseal.keys",
+    "SealReport": "coldseal.sealer",
+    "seal": "coldseal.sealer",
+    "Report": "coldseal.verifier",
+    "verify": "coldseal.verifier",
+}
 
 
-def __getattr__(name: str) -> Any:  # noqa: ANN401 - module attributes of any kind
+def __getattr__(name: str) -> object:
     """Import submodules on first use so that ``import coldseal`` stays cheap."""
-    if name in _LAZY_MODULES:
-        import importlib  # noqa: PLC0415 - deliberately lazy
+    import importlib  # noqa: PLC0415 - deliberately lazy
 
+    if name in _LAZY_MODULES:
         return importlib.import_module(f"coldseal.{name}")
+    if name in _LAZY_ATTRS:
+        value = getattr(importlib.import_module(_LAZY_ATTRS[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'coldseal' has no attribute {name!r}")

@@ -95,7 +95,7 @@ class _Progress:
 
 def _cmd_seal(args: argparse.Namespace) -> int:
     from coldseal.keys import Kek, SigningKey  # noqa: PLC0415
-    from coldseal.seal import seal  # noqa: PLC0415
+    from coldseal.sealer import seal  # noqa: PLC0415
 
     signing = [SigningKey.load(p) for p in args.signing_key]
     kek = Kek.load(args.kek)
@@ -137,7 +137,7 @@ def _cmd_seal(args: argparse.Namespace) -> int:
 
 def _cmd_verify(args: argparse.Namespace) -> int:
     from coldseal.keys import Kek, PublicKey  # noqa: PLC0415
-    from coldseal.verify import verify  # noqa: PLC0415
+    from coldseal.verifier import verify  # noqa: PLC0415
 
     trust = [PublicKey.load(p) for p in args.trust]
     kek = Kek.load(args.kek) if args.kek else None
@@ -174,7 +174,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from coldseal.storage import open_storage  # noqa: PLC0415
-    from coldseal.verify import load_manifest  # noqa: PLC0415
+    from coldseal.verifier import load_manifest  # noqa: PLC0415
 
     storage = open_storage(args.source)
     try:
