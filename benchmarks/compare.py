@@ -80,7 +80,38 @@ def ratios(rates: dict[str, float], cores: int) -> list[tuple[str, float, str, f
         "info",
         0.0,
     )
+    add(f"verify (no --out) x{cores} cores vs L", r("test_verify_all_cores"), limit, ">=", 0.85)
+    add(
+        "verify vs naive Python verify (1 thread)",
+        r("test_verify_all_cores"),
+        r("test_verify_naive_python"),
+        ">=",
+        2.5,
+    )
+    # Time ratios are inverse throughput ratios over the same tree.
+    add(
+        "verify --out time / unzip time (<= 1.0)",
+        r("test_extract_tree_unzip"),
+        r("test_extract_tree_coldseal_cli"),
+        "<=",
+        1.0,
+    )
+    add(
+        "seal vs zstd -3 (same bytes, same threads)",
+        r("test_seal_tree_coldseal"),
+        r("test_seal_tree_zstd"),
+        ">=",
+        0.8,
+    )
     return rows
+
+
+def extras(run: dict[str, Any]) -> dict[str, Any]:
+    """Every benchmark's extra_info merged (import time, peak RSS, ...)."""
+    merged: dict[str, Any] = {}
+    for bench in run["benchmarks"]:
+        merged.update(bench.get("extra_info", {}))
+    return merged
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,13 +129,27 @@ def main(argv: list[str] | None = None) -> int:
     print()
     missed = 0
     rows = ratios(rates, cores)
+    info = extras(run)
+    if "import_us_min" in info:
+        rows.append(
+            ("import coldseal, cumulative ms (<= 25)", info["import_us_min"] / 1000, "<=", 25.0)
+        )
+    if "rss_big_kib" in info:
+        rows.append(
+            (
+                "peak RSS verifying 1 GiB / 128 MiB (<= 1.2)",
+                info["rss_big_kib"] / info["rss_small_kib"],
+                "<=",
+                1.2,
+            )
+        )
     for what, value, op, target in rows:
         if op == "info":
             print(f"{what:70} {value:6.2f}x")
             continue
-        ok = value >= target
+        ok = value >= target if op == ">=" else value <= target
         missed += not ok
-        print(f"{what:70} {value:6.2f}x  target {op} {target:.2f}  {'ok' if ok else 'MISSED'}")
+        print(f"{what:70} {value:6.2f}   target {op} {target:.2f}  {'ok' if ok else 'MISSED'}")
     if args.json:
         args.json.write_text(
             json.dumps(

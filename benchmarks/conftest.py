@@ -25,3 +25,9 @@ def random_64mib() -> bytes:
 @pytest.fixture(scope="session")
 def sealed_archive(random_64mib: bytes) -> SealedArchive:
     return SealedArchive(random_64mib)
+
+
+@pytest.fixture(scope="session")
+def full_scale(request: pytest.FixtureRequest) -> bool:
+    """True when benchmarks really run; with --benchmark-disable, inputs shrink."""
+    return not request.config.getoption("benchmark_disable")

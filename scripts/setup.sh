@@ -26,8 +26,13 @@ fi
 stamp=.venv/.coldseal-installed
 inputs=$( (echo "${COLDSEAL_CFLAGS:-}"; cat pyproject.toml build_ext.py native/*.h native/*.c native/*/*.[ch] src/coldseal/_version.py 2>/dev/null) | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$inputs" ]; then
-  echo "setup: installing coldseal into .venv" >&2
-  .venv/bin/python -m pip install -q --upgrade pip setuptools wheel cffi
-  .venv/bin/python -m pip install -q --no-build-isolation -e ".[test,dev]"
+  echo "setup: installing coldseal into .venv (log: .venv/setup.log)" >&2
+  if ! { .venv/bin/python -m pip install -q --upgrade pip "setuptools>=77" wheel cffi &&
+         .venv/bin/python -m pip install -q --no-build-isolation -e ".[test,dev]"; } \
+       >.venv/setup.log 2>&1; then
+    tail -n 40 .venv/setup.log >&2
+    echo "setup: installing coldseal failed; see .venv/setup.log" >&2
+    exit 1
+  fi
   echo "$inputs" > "$stamp"
 fi
