@@ -279,8 +279,10 @@ def _verify_chunks(
             entries = _read_index(reader, m, threads)
             lap("index")
         folder = AtomicFolder(out) if out is not None else None
+        extractor: Extractor | None = None
         try:
-            extractor = Extractor(folder.path, entries) if folder is not None and entries else None
+            if folder is not None and entries:
+                extractor = Extractor(folder.path, entries)
             content_chunks = _content_chunk_range(m) if dek is not None else range(m.chunk_count)
             done = 0
             for index, plain in zip(
@@ -306,6 +308,8 @@ def _verify_chunks(
                 folder.commit()
                 lap("extract")
         finally:
+            if extractor is not None:
+                extractor.abort()
             if folder is not None:
                 folder.abort()
     finally:
