@@ -154,6 +154,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             threads=args.threads,
             threshold=args.threshold,
             progress=progress,
+            endpoint_url=args.endpoint_url,
+            deadline=args.deadline,
         )
     finally:
         if kek is not None:
@@ -172,11 +174,32 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from coldseal.publisher import publish  # noqa: PLC0415
+
+    progress = _progress_callback(args, "publishing")
+    try:
+        report = publish(args.sealed, args.url, endpoint_url=args.endpoint_url, progress=progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    if args.json:
+        print(json.dumps(dataclasses.asdict(report), indent=2, sort_keys=True))
+    else:
+        sent = "uploaded" if report.payload_uploaded else "already present"
+        print(
+            f"published {report.name} version {report.version} to {report.url} "
+            f"(payload {report.payload_bytes} bytes {sent}, manifest written last, "
+            f"{report.seconds:.2f} s)"
+        )
+    return EXIT_OK
+
+
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from coldseal.storage import open_storage  # noqa: PLC0415
     from coldseal.verifier import load_manifest  # noqa: PLC0415
 
-    storage = open_storage(args.source)
+    storage = open_storage(args.source, endpoint_url=args.endpoint_url)
     try:
         signed = load_manifest(storage)
     finally:
@@ -211,6 +234,16 @@ def _non_negative_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 0:
         raise argparse.ArgumentTypeError(f"must not be negative: {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
     return value
 
 
@@ -350,11 +383,31 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="worker threads (default: the CPUs this process is granted)",
     )
+    verify.add_argument(
+        "--deadline",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="fail (exit 3) if storage reads are not done within this time",
+    )
+    verify.add_argument(
+        "--endpoint-url", metavar="URL", help="S3 endpoint (default: AWS_ENDPOINT_URL, else AWS)"
+    )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(func=_cmd_verify)
 
+    pub = sub.add_parser("publish", help="upload a SEALED folder to s3://BUCKET/PREFIX")
+    pub.add_argument("sealed", help="SEALED folder made by seal")
+    pub.add_argument("url", help="s3://BUCKET/PREFIX")
+    pub.add_argument(
+        "--endpoint-url", metavar="URL", help="S3 endpoint (default: AWS_ENDPOINT_URL, else AWS)"
+    )
+    pub.add_argument("--json", action="store_true", help="print the report as JSON")
+    pub.set_defaults(func=_cmd_publish)
+
     inspect = sub.add_parser("inspect", help="print the manifest's public fields (no key needed)")
     inspect.add_argument("source", help="SEALED folder (or s3://BUCKET/PREFIX)")
+    inspect.add_argument("--endpoint-url", metavar="URL", help="S3 endpoint")
     inspect.add_argument("--json", action="store_true", help="print JSON")
     inspect.set_defaults(func=_cmd_inspect)
     return parser

@@ -24,6 +24,7 @@ able to read the code.
 from __future__ import annotations
 
 import hmac
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,7 @@ from coldseal.storage import open_storage
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Callable, Iterable, Sequence
+    from collections.abc import Callable, Iterator, Sequence
 
     from coldseal.format.index import Entry
     from coldseal.keys import Kek, PublicKey
@@ -66,6 +67,7 @@ class Report:
     extracted_to: str | None
     threads: int
     seconds: dict[str, float] = field(default_factory=dict)
+    io: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -143,28 +145,61 @@ def load_layout(storage: Storage, manifest: mf.Manifest) -> tuple[list[tuple[int
     return spans, leaves
 
 
+def plan_groups(spans: list[tuple[int, int]], indices: range, request_size: int) -> list[range]:
+    """Cut consecutive chunks into runs of at most ``request_size`` sealed bytes.
+
+    Each run is one ranged read; a chunk larger than the request size is a
+    run of its own.
+    """
+    groups: list[range] = []
+    start: int | None = None
+    size = 0
+    for i in indices:
+        length = spans[i][1]
+        if start is not None and size + length > request_size:
+            groups.append(range(start, i))
+            start = None
+        if start is None:
+            start, size = i, 0
+        size += length
+    if start is not None:
+        groups.append(range(start, indices.stop))
+    return groups
+
+
 class _ChunkReader:
-    """Reads, verifies and (with a DEK) opens chunks; one instance per verify."""
+    """Reads runs of chunks, verifies and (with a DEK) opens them."""
 
     def __init__(self, archive: _Archive, dek: bytearray | None) -> None:
         self.archive = archive
         m = archive.manifest
         self.contexts = ThreadContexts(dek, m.archive_id, m.chunk_size) if dek is not None else None
-        self.bytes_read = 0
+        self.cpu_seconds = 0.0
+        self._lock = threading.Lock()
 
-    def read(self, index: int) -> bytearray:
-        """Chunk ``index`` as verified plaintext (or, keyless, its checked ciphertext)."""
+    def read_group(self, group: range) -> list[bytearray | memoryview]:
+        """The chunks of ``group`` as verified plaintext (keyless: checked ciphertext)."""
         a = self.archive
-        offset, length = a.spans[index]
-        sealed = bytearray(length)
-        a.storage.read_into(a.manifest.payload, offset, memoryview(sealed))
-        leaf = a.leaves[32 * index : 32 * index + 32]
-        if self.contexts is None:
-            if not hmac.compare_digest(_native.merkle_leaf(index, sealed), leaf):
-                raise IntegrityError(f"chunk {index} failed verification", chunk=index)
-            return sealed
-        out = bytearray(a.manifest.chunk_plain_len(index))
-        self.contexts.get().open_into(index, sealed, leaf, out)
+        first = a.spans[group.start][0]
+        last_offset, last_len = a.spans[group[-1]]
+        sealed = bytearray(last_offset + last_len - first)
+        a.storage.read_into(a.manifest.payload, first, memoryview(sealed))
+        started = time.monotonic()
+        out: list[bytearray | memoryview] = []
+        for index in group:
+            offset, length = a.spans[index]
+            body = memoryview(sealed)[offset - first : offset - first + length]
+            leaf = a.leaves[32 * index : 32 * index + 32]
+            if self.contexts is None:
+                if not hmac.compare_digest(_native.merkle_leaf(index, body), leaf):
+                    raise IntegrityError(f"chunk {index} failed verification", chunk=index)
+                out.append(body)
+                continue
+            plain = bytearray(a.manifest.chunk_plain_len(index))
+            self.contexts.get().open_into(index, body, leaf, plain)
+            out.append(plain)
+        with self._lock:
+            self.cpu_seconds += time.monotonic() - started
         return out
 
     def close(self) -> None:
@@ -172,10 +207,30 @@ class _ChunkReader:
             self.contexts.close()
 
 
+def _pipeline_threads(storage: Storage, threads: int) -> int:
+    """Workers: one per CPU, or enough to keep the storage's reads in flight."""
+    return max(threads, storage.concurrency)
+
+
+def _read_chunks(
+    reader: _ChunkReader, indices: range, threads: int
+) -> Iterator[tuple[int, bytearray | memoryview]]:
+    """(index, verified chunk) for ``indices`` in order, reads and crypto overlapped."""
+    a = reader.archive
+    groups = plan_groups(a.spans, indices, a.storage.request_size)
+    workers = _pipeline_threads(a.storage, threads)
+    for group, chunks in zip(
+        groups, ordered_map(reader.read_group, groups, workers, workers + 2), strict=True
+    ):
+        yield from zip(group, chunks, strict=True)
+
+
 def _read_index(reader: _ChunkReader, manifest: mf.Manifest, threads: int) -> list[Entry]:
     """Verify the chunks holding the file index and parse it."""
     first = manifest.index_offset // manifest.chunk_size
-    parts = list(ordered_map(reader.read, range(first, manifest.chunk_count), threads, 2 * threads))
+    parts = [
+        chunk for _, chunk in _read_chunks(reader, range(first, manifest.chunk_count), threads)
+    ]
     data = b"".join(parts)[manifest.index_offset - first * manifest.chunk_size :]
     return index_format.decode(data, manifest.index_offset)
 
@@ -192,12 +247,16 @@ def verify(
     threads: int | None = None,
     threshold: int = 1,
     progress: Callable[[int, int], None] | None = None,
+    endpoint_url: str | None = None,
+    deadline: float | None = None,
 ) -> Report:
     """Verify the sealed archive at ``source``; with ``out``, extract it there atomically.
 
     Raises IntegrityError (tampering, bad or untrusted signatures, rollback,
     wrong name or key), UsageError or StorageError; on any failure nothing is
     written. ``progress(done, total)`` is called with bytes as chunks verify.
+    ``deadline`` (seconds) bounds the whole run; ``endpoint_url`` overrides
+    ``AWS_ENDPOINT_URL`` for s3:// sources.
     """
     if out is not None and kek is None:
         raise UsageError("extracting needs the KEK (--kek) to decrypt")
@@ -211,7 +270,10 @@ def verify(
         timings[phase] = timings.get(phase, 0.0) + now - clock
         clock = now
 
-    storage = open_storage(source)
+    if deadline is not None and deadline <= 0:
+        raise UsageError("the deadline must be positive")
+    until = None if deadline is None else time.monotonic() + deadline
+    storage = open_storage(source, endpoint_url=endpoint_url, deadline=until)
     try:
         signed = load_manifest(storage)
         manifest = signed.manifest
@@ -228,10 +290,11 @@ def verify(
             spans, leaves = load_layout(storage, manifest)
             lap("layout")
             archive = _Archive(storage, manifest, spans, leaves)
-            files = _verify_chunks(archive, dek, out, threads, progress, state, lap)
+            files, cpu_seconds = _verify_chunks(archive, dek, out, threads, progress, state, lap)
         finally:
             if dek is not None:
                 dek[:] = bytes(len(dek))
+        io_stats = {**storage.stats_json(), "cpu_seconds": round(cpu_seconds, 6)}
     finally:
         storage.close()
     return Report(
@@ -248,6 +311,7 @@ def verify(
         extracted_to=str(out) if out is not None else None,
         threads=threads,
         seconds=timings,
+        io=io_stats,
     )
 
 
@@ -268,11 +332,10 @@ def _verify_chunks(
     progress: Callable[[int, int], None] | None,
     state: str | os.PathLike[str] | None,
     lap: Callable[[str], None],
-) -> int:
-    """Phase 5 and 6; returns the number of files in the index (or written)."""
+) -> tuple[int, float]:
+    """Phase 5 and 6; returns the number of files in the index, and CPU seconds."""
     m = archive.manifest
     reader = _ChunkReader(archive, dek)
-    window = 2 * threads + 2
     try:
         entries: list[Entry] | None = None
         if dek is not None:
@@ -285,11 +348,7 @@ def _verify_chunks(
                 extractor = Extractor(folder.path, entries)
             content_chunks = _content_chunk_range(m) if dek is not None else range(m.chunk_count)
             done = 0
-            for index, plain in zip(
-                content_chunks,
-                ordered_map(reader.read, content_chunks, threads, window),
-                strict=True,
-            ):
+            for index, plain in _read_chunks(reader, content_chunks, threads):
                 if extractor is not None:
                     start = index * m.chunk_size
                     end = min(start + len(plain), m.index_offset)
@@ -314,12 +373,11 @@ def _verify_chunks(
                 folder.abort()
     finally:
         reader.close()
-    if entries is None:
-        return 0
-    return sum(1 for e in entries if e.kind == FILE)
+    files = 0 if entries is None else sum(1 for e in entries if e.kind == FILE)
+    return files, reader.cpu_seconds
 
 
-def _content_chunk_range(m: mf.Manifest) -> Iterable[int]:
+def _content_chunk_range(m: mf.Manifest) -> range:
     """Chunks holding file content (the index chunks were verified already)."""
     if m.index_offset == 0:
         return range(0)

@@ -23,7 +23,7 @@ class Storage(Protocol):
         ...
 
     def read_object(self, name: str, max_size: int) -> bytes:
-        """The whole object; StorageError if missing, UsageError... if over ``max_size``."""
+        """The whole object; StorageError if missing, IntegrityError if over ``max_size``."""
         ...
 
     def size(self, name: str) -> int:
@@ -38,12 +38,39 @@ class Storage(Protocol):
         """Release handles and connections."""
         ...
 
+    @property
+    def request_size(self) -> int:
+        """Preferred bytes per read: small for local files, ~8 MiB for S3."""
+        ...
 
-def open_storage(source: str | os.PathLike[str]) -> Storage:
-    """The backend for ``source``: a folder path, or an s3:// URL."""
+    @property
+    def concurrency(self) -> int:
+        """Reads worth having in flight at once (0: one per CPU)."""
+        ...
+
+    def stats_json(self) -> dict[str, float]:
+        """Requests made, bytes fetched, retries, time spent waiting on storage."""
+        ...
+
+
+def open_storage(
+    source: str | os.PathLike[str],
+    *,
+    endpoint_url: str | None = None,
+    deadline: float | None = None,
+) -> Storage:
+    """The backend for ``source``: a folder path, or an s3:// URL.
+
+    ``deadline`` is a ``time.monotonic()`` value after which S3 reads fail
+    with StorageError; ``endpoint_url`` overrides ``AWS_ENDPOINT_URL``.
+    """
     text = str(source)
     if text.startswith("s3://"):
-        raise UsageError(f"{text}: S3 sources are not supported by this build yet")
+        from coldseal.storage.s3 import S3Options, S3Storage  # noqa: PLC0415
+
+        return S3Storage(text, S3Options(endpoint_url=endpoint_url, deadline=deadline))
+    if "://" in text:
+        raise UsageError(f"{text}: only local folders and s3:// URLs are supported")
     from coldseal.storage.local import LocalStorage  # noqa: PLC0415
 
     return LocalStorage(text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 from coldseal.errors import StorageError, UsageError
@@ -27,6 +28,22 @@ class LocalStorage:
             raise StorageError(f"{self.folder}: no such folder")
         self._fds: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._requests = 0
+        self._bytes = 0
+        self._seconds = 0.0
+
+    request_size = 1 << 20
+    concurrency = 0
+
+    def stats_json(self) -> dict[str, float]:
+        """Reads made and bytes read."""
+        return {
+            "requests": self._requests,
+            "bytes_fetched": self._bytes,
+            "retries": 0,
+            "hedges": 0,
+            "network_seconds": round(self._seconds, 6),
+        }
 
     def describe(self, name: str) -> str:
         """The object's path."""
@@ -70,6 +87,7 @@ class LocalStorage:
         fd = self._fd(name)
         done = 0
         total = len(out)
+        started = time.monotonic()
         while done < total:
             try:
                 n = os.preadv(fd, [out[done:]], offset + done)
@@ -82,6 +100,10 @@ class LocalStorage:
                     f"{self.describe(name)}: ends before byte {offset + total} (truncated?)"
                 )
             done += n
+        with self._lock:
+            self._requests += 1
+            self._bytes += total
+            self._seconds += time.monotonic() - started
 
     def close(self) -> None:
         """Close every descriptor."""
