@@ -156,6 +156,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             progress=progress,
             endpoint_url=args.endpoint_url,
             deadline=args.deadline,
+            request_size=args.request_size,
         )
     finally:
         if kek is not None:
@@ -392,6 +393,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument(
         "--endpoint-url", metavar="URL", help="S3 endpoint (default: AWS_ENDPOINT_URL, else AWS)"
+    )
+    verify.add_argument(
+        "--request-size",
+        type=_size,
+        default=None,
+        metavar="SIZE",
+        help="S3: coalesce adjacent chunks into ranged GETs of about this size (default 8M)",
     )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(func=_cmd_verify)

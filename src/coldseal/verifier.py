@@ -249,6 +249,7 @@ def verify(
     progress: Callable[[int, int], None] | None = None,
     endpoint_url: str | None = None,
     deadline: float | None = None,
+    request_size: int | None = None,
 ) -> Report:
     """Verify the sealed archive at ``source``; with ``out``, extract it there atomically.
 
@@ -256,7 +257,8 @@ def verify(
     wrong name or key), UsageError or StorageError; on any failure nothing is
     written. ``progress(done, total)`` is called with bytes as chunks verify.
     ``deadline`` (seconds) bounds the whole run; ``endpoint_url`` overrides
-    ``AWS_ENDPOINT_URL`` for s3:// sources.
+    ``AWS_ENDPOINT_URL`` and ``request_size`` sets the bytes per ranged GET
+    for s3:// sources.
     """
     if out is not None and kek is None:
         raise UsageError("extracting needs the KEK (--kek) to decrypt")
@@ -273,7 +275,9 @@ def verify(
     if deadline is not None and deadline <= 0:
         raise UsageError("the deadline must be positive")
     until = None if deadline is None else time.monotonic() + deadline
-    storage = open_storage(source, endpoint_url=endpoint_url, deadline=until)
+    storage = open_storage(
+        source, endpoint_url=endpoint_url, deadline=until, request_size=request_size
+    )
     try:
         signed = load_manifest(storage)
         manifest = signed.manifest

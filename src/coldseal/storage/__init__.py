@@ -58,17 +58,24 @@ def open_storage(
     *,
     endpoint_url: str | None = None,
     deadline: float | None = None,
+    request_size: int | None = None,
 ) -> Storage:
     """The backend for ``source``: a folder path, or an s3:// URL.
 
     ``deadline`` is a ``time.monotonic()`` value after which S3 reads fail
-    with StorageError; ``endpoint_url`` overrides ``AWS_ENDPOINT_URL``.
+    with StorageError; ``endpoint_url`` overrides ``AWS_ENDPOINT_URL``;
+    ``request_size`` sets the bytes per ranged GET on S3.
     """
     text = str(source)
     if text.startswith("s3://"):
         from coldseal.storage.s3 import S3Options, S3Storage  # noqa: PLC0415
 
-        return S3Storage(text, S3Options(endpoint_url=endpoint_url, deadline=deadline))
+        options = S3Options(endpoint_url=endpoint_url, deadline=deadline)
+        if request_size is not None:
+            options = S3Options(
+                endpoint_url=endpoint_url, deadline=deadline, request_size=request_size
+            )
+        return S3Storage(text, options)
     if "://" in text:
         raise UsageError(f"{text}: only local folders and s3:// URLs are supported")
     from coldseal.storage.local import LocalStorage  # noqa: PLC0415

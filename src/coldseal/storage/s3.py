@@ -17,6 +17,7 @@ credentials and changed objects are not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import threading
@@ -86,6 +87,7 @@ class S3Options:
     hedge_after_s: float = 2.0
     deadline: float | None = None  # time.monotonic() value after which reads fail
     concurrency: int = 8
+    request_size: int = 8 << 20
 
 
 def _loop_thread() -> asyncio.AbstractEventLoop:
@@ -108,7 +110,10 @@ class S3Storage:
         self._lock = threading.Lock()
         self._loop = _loop_thread()
 
-    request_size = 8 << 20
+    @property
+    def request_size(self) -> int:
+        """Bytes per ranged GET (adjacent chunks are coalesced up to this)."""
+        return self.options.request_size
 
     @property
     def concurrency(self) -> int:
@@ -260,7 +265,16 @@ class S3Storage:
         self._run(self._attempts(what, get))
 
     def close(self) -> None:
-        """Stop the event loop thread."""
+        """Cancel requests still in flight (after a failure) and stop the loop thread."""
+
+        async def cancel_all() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        with contextlib.suppress(TimeoutError, RuntimeError):
+            asyncio.run_coroutine_threadsafe(cancel_all(), self._loop).result(timeout=5)
         self._loop.call_soon_threadsafe(self._loop.stop)
 
 
