@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(
             ("import coldseal, cumulative ms (<= 25)", info["import_us_min"] / 1000, "<=", 25.0)
         )
+    if "s3_idle_share" in info:
+        rows.append(("S3 pipeline idle share of wall time", info["s3_idle_share"], "<=", 0.10))
     if "rss_big_kib" in info:
         rows.append(
             (
