@@ -176,30 +176,50 @@ class _ChunkReader:
         self.contexts = ThreadContexts(dek, m.archive_id, m.chunk_size) if dek is not None else None
         self.cpu_seconds = 0.0
         self._lock = threading.Lock()
+        self._free: list[bytearray] = []
 
-    def read_group(self, group: range) -> list[bytearray | memoryview]:
-        """The chunks of ``group`` as verified plaintext (keyless: checked ciphertext)."""
+    def _buffer(self, size: int) -> bytearray:
+        """A pooled buffer of at least ``size`` bytes for one ranged read."""
+        with self._lock:
+            for i, buf in enumerate(self._free):
+                if len(buf) >= size:
+                    return self._free.pop(i)
+        return bytearray(max(size, self.archive.storage.request_size))
+
+    def read_group(self, group: range) -> list[tuple[int, bytearray | None]]:
+        """(plaintext length, verified plaintext) per chunk of ``group``.
+
+        Keyless, the plaintext is None: the ciphertext leaf was checked.
+        """
         a = self.archive
         first = a.spans[group.start][0]
         last_offset, last_len = a.spans[group[-1]]
-        sealed = bytearray(last_offset + last_len - first)
-        a.storage.read_into(a.manifest.payload, first, memoryview(sealed))
-        started = time.monotonic()
-        out: list[bytearray | memoryview] = []
-        for index in group:
-            offset, length = a.spans[index]
-            body = memoryview(sealed)[offset - first : offset - first + length]
-            leaf = a.leaves[32 * index : 32 * index + 32]
-            if self.contexts is None:
-                if not hmac.compare_digest(_native.merkle_leaf(index, body), leaf):
-                    raise IntegrityError(f"chunk {index} failed verification", chunk=index)
-                out.append(body)
-                continue
-            plain = bytearray(a.manifest.chunk_plain_len(index))
-            self.contexts.get().open_into(index, body, leaf, plain)
-            out.append(plain)
-        with self._lock:
-            self.cpu_seconds += time.monotonic() - started
+        size = last_offset + last_len - first
+        sealed = self._buffer(size)
+        try:
+            view = memoryview(sealed)
+            a.storage.read_into(a.manifest.payload, first, view[:size])
+            started = time.monotonic()
+            out: list[tuple[int, bytearray | None]] = []
+            for index in group:
+                offset, length = a.spans[index]
+                body = view[offset - first : offset - first + length]
+                leaf = a.leaves[32 * index : 32 * index + 32]
+                plain_len = a.manifest.chunk_plain_len(index)
+                if self.contexts is None:
+                    if not hmac.compare_digest(_native.merkle_leaf(index, body), leaf):
+                        raise IntegrityError(f"chunk {index} failed verification", chunk=index)
+                    out.append((plain_len, None))
+                    continue
+                plain = bytearray(plain_len)
+                self.contexts.get().open_into(index, body, leaf, plain)
+                out.append((plain_len, plain))
+            del body, view
+            with self._lock:
+                self.cpu_seconds += time.monotonic() - started
+        finally:
+            with self._lock:
+                self._free.append(sealed)
         return out
 
     def close(self) -> None:
@@ -214,7 +234,7 @@ def _pipeline_threads(storage: Storage, threads: int) -> int:
 
 def _read_chunks(
     reader: _ChunkReader, indices: range, threads: int
-) -> Iterator[tuple[int, bytearray | memoryview]]:
+) -> Iterator[tuple[int, tuple[int, bytearray | None]]]:
     """(index, verified chunk) for ``indices`` in order, reads and crypto overlapped."""
     a = reader.archive
     groups = plan_groups(a.spans, indices, a.storage.request_size)
@@ -228,9 +248,8 @@ def _read_chunks(
 def _read_index(reader: _ChunkReader, manifest: mf.Manifest, threads: int) -> list[Entry]:
     """Verify the chunks holding the file index and parse it."""
     first = manifest.index_offset // manifest.chunk_size
-    parts = [
-        chunk for _, chunk in _read_chunks(reader, range(first, manifest.chunk_count), threads)
-    ]
+    chunks = _read_chunks(reader, range(first, manifest.chunk_count), threads)
+    parts = [plain for _, (_, plain) in chunks if plain is not None]
     data = b"".join(parts)[manifest.index_offset - first * manifest.chunk_size :]
     return index_format.decode(data, manifest.index_offset)
 
@@ -352,12 +371,12 @@ def _verify_chunks(
                 extractor = Extractor(folder.path, entries)
             content_chunks = _content_chunk_range(m) if dek is not None else range(m.chunk_count)
             done = 0
-            for index, plain in _read_chunks(reader, content_chunks, threads):
-                if extractor is not None:
+            for index, (plain_len, plain) in _read_chunks(reader, content_chunks, threads):
+                if extractor is not None and plain is not None:
                     start = index * m.chunk_size
-                    end = min(start + len(plain), m.index_offset)
+                    end = min(start + plain_len, m.index_offset)
                     extractor.feed(memoryview(plain)[: end - start])
-                done += len(plain)
+                done += plain_len
                 if progress is not None:
                     progress(done, m.plain_size)
             if extractor is not None:

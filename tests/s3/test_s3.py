@@ -4,6 +4,7 @@ injected network faults, deadlines, and the server dying mid-verify."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
@@ -244,3 +245,25 @@ def test_server_killed_mid_verify(
         assert leftovers(tmp_path / "out") == []
     finally:
         server.stop()
+
+
+def test_stragglers_are_hedged(
+    published: str, keys: Keys, app_tree: Path, s3: s3server.S3Server, tmp_path: Path
+) -> None:
+    # A third of GETs stall for 4 s; the hedge (after 2 s) races a second copy.
+    with FaultProxy(s3.endpoint, stall=0.34, stall_seconds=4, seed=7) as proxy:
+        code, out, err = verify(
+            keys,
+            published,
+            "--endpoint-url",
+            proxy.url,
+            "--json",
+            "--out",
+            tmp_path / "out",
+            "--request-size",
+            "512K",
+        )
+    assert code == 0, err
+    assert proxy.counts["stall"] > 0
+    assert json.loads(out)["io"]["hedges"] > 0
+    assert same_tree(tmp_path / "out", app_tree)
