@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from coldseal.errors import IntegrityError, StorageError
@@ -31,8 +31,9 @@ if TYPE_CHECKING:
 
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 STREAM_OVER = 8 << 20
-WRITERS = 4
+WRITERS = 2
 MAX_PENDING_BYTES = 64 << 20
+MAX_QUEUED = 512
 
 
 def _current_umask() -> int | None:
@@ -68,7 +69,8 @@ class Extractor:
         self._fd = -1
         self._left = 0
         self._pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="coldseal-write")
-        self._futures: list[Future[None]] = []
+        self._queued = 0
+        self._error: StorageError | None = None
         self._pending = 0
         self._cond = threading.Condition()
         self._umask = _current_umask()
@@ -100,31 +102,35 @@ class Extractor:
             finally:
                 os.close(fd)
         except OSError as error:
-            raise StorageError(f"{path}: cannot write ({error.strerror})") from None
+            with self._cond:
+                if self._error is None:
+                    self._error = StorageError(f"{path}: cannot write ({error.strerror})")
         finally:
             with self._cond:
                 self._pending -= entry.size
+                self._queued -= 1
                 self._cond.notify_all()
 
     def _submit_small(self, entry: Entry, parts: list[bytes]) -> None:
         with self._cond:
-            while self._pending and self._pending + entry.size > MAX_PENDING_BYTES:
+            while self._queued and (
+                self._pending + entry.size > MAX_PENDING_BYTES or self._queued >= MAX_QUEUED
+            ):
                 self._cond.wait()
+            if self._error is not None:
+                raise self._error
             self._pending += entry.size
-        self._futures.append(self._pool.submit(self._write_small, entry, parts))
+            self._queued += 1
+        self._pool.submit(self._write_small, entry, parts)
         self.files_written += 1
-        if len(self._futures) > 4 * WRITERS:
-            self._reap(block=False)
 
-    def _reap(self, *, block: bool) -> None:
-        """Surface the first writer error; forget finished writes."""
-        keep = []
-        for future in self._futures:
-            if block or future.done():
-                future.result()
-            else:
-                keep.append(future)
-        self._futures = keep
+    def _drain(self) -> None:
+        """Wait for every queued write; raise the first failure."""
+        with self._cond:
+            while self._queued:
+                self._cond.wait()
+            if self._error is not None:
+                raise self._error
 
     # ---- the stream -----------------------------------------------------------
 
@@ -186,7 +192,7 @@ class Extractor:
         """Wait for the writers, create symlinks and apply folder modes."""
         if self._current is not None or self._next < len(self._files):
             raise IntegrityError("file index: content ended before its files")
-        self._reap(block=True)
+        self._drain()
         self._pool.shutdown(wait=True)
         try:
             for e in self.entries:

@@ -216,6 +216,14 @@ def _write_payload(
         size, leaf = contexts.get().seal_into(index, memoryview(buf)[:length], out)
         return out, size, leaf
 
+    def read_and_seal(index: int) -> tuple[bytearray, int, bytes]:
+        # Folder inputs: each worker preads its own chunk, so reading the
+        # tree runs on every core too, not only on the writing thread.
+        length = min(chunk_size, source.size - index * chunk_size)
+        buf = bytearray(length)
+        source.read_range(index * chunk_size, memoryview(buf))
+        return seal_one((index, buf, length))
+
     path = folder / mf.payload_name(archive_id)
     ends: list[int] = []
     leaves = bytearray()
@@ -224,10 +232,13 @@ def _write_payload(
     offset = 0
     try:
         with path.open("xb") as payload:
-            chunks = _chunks(source, chunk_size)
-            for i, (sealed, size, leaf) in enumerate(
-                ordered_map(seal_one, chunks, threads, window=2 * threads + 2)
-            ):
+            window = 2 * threads + 2
+            if source.random_access:
+                count = -(-source.size // chunk_size)
+                results = ordered_map(read_and_seal, range(count), threads, window)
+            else:
+                results = ordered_map(seal_one, _chunks(source, chunk_size), threads, window)
+            for i, (sealed, size, leaf) in enumerate(results):
                 if i == index_chunk:
                     index_sealed_offset = offset
                 payload.write(memoryview(sealed)[:size])

@@ -11,6 +11,7 @@ before anything is written.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import os
 import stat
@@ -41,9 +42,16 @@ class Source:
     """A scanned input: entries laid out, index encoded, ready to stream."""
 
     def __init__(
-        self, entries: list[SourceEntry], closer: Callable[[], None] | None = None
+        self,
+        entries: list[SourceEntry],
+        closer: Callable[[], None] | None = None,
+        root: Path | None = None,
     ) -> None:
-        """Lay out ``entries`` and encode the index; refuses unsafe trees."""
+        """Lay out ``entries`` and encode the index; refuses unsafe trees.
+
+        With ``root`` (a folder input), any range of the stream can be read
+        directly with :meth:`read_range`, from many threads at once.
+        """
         check_tree([(s.entry.path, s.entry.kind, s.entry.target) for s in entries], sealing=True)
         openers = {s.entry.path: s.open for s in entries}
         self.entries = index_format.layout([s.entry for s in entries])
@@ -52,6 +60,52 @@ class Source:
         self.content_size = sum(e.size for e in self.entries if e.kind == FILE)
         self.size = self.content_size + len(self.index_bytes)
         self._closer = closer
+        self.root = root
+        self._files = [e for e in self.entries if e.kind == FILE and e.size]
+        self._starts = [e.offset for e in self._files]
+
+    @property
+    def random_access(self) -> bool:
+        """Whether :meth:`read_range` works (folder inputs)."""
+        return self.root is not None
+
+    def read_range(self, offset: int, out: memoryview) -> None:
+        """Fill ``out`` with the stream's bytes from ``offset`` (folder inputs only).
+
+        Each file is read with pread into its place in ``out``; a file whose
+        size changed since the scan is refused.
+        """
+        assert self.root is not None
+        end = offset + len(out)
+        pos = offset
+        i = max(0, bisect.bisect_right(self._starts, offset) - 1)
+        while pos < min(end, self.content_size):
+            e = self._files[i]
+            i += 1
+            if e.offset + e.size <= pos:
+                continue
+            start, stop = pos - e.offset, min(e.size, end - e.offset)
+            path = self.root / e.path
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                try:
+                    if os.fstat(fd).st_size != e.size:
+                        raise UsageError(f"{e.path}: changed size while it was being sealed")
+                    target = out[pos - offset : pos - offset + stop - start]
+                    done = 0
+                    while done < len(target):
+                        n = os.preadv(fd, [target[done:]], start + done)
+                        if n == 0:
+                            raise UsageError(f"{e.path}: changed size while it was being sealed")
+                        done += n
+                finally:
+                    os.close(fd)
+            except OSError as error:
+                raise StorageError(f"{path}: cannot read input ({error.strerror})") from None
+            pos = e.offset + stop
+        if end > self.content_size:
+            lo = max(offset, self.content_size)
+            out[lo - offset :] = self.index_bytes[lo - self.content_size : end - self.content_size]
 
     def blocks(self) -> Iterator[bytes]:
         """The logical stream in pieces: file contents in order, then the index."""
@@ -82,44 +136,46 @@ class Source:
             self._closer()
 
 
-def _open_binary(path: Path) -> IO[bytes]:
-    return path.open("rb")
+def _open_binary(path: str) -> IO[bytes]:
+    return open(path, "rb")  # noqa: PTH123 - the caller closes it
 
 
 def _folder_entries(root: Path) -> list[SourceEntry]:
     entries: list[SourceEntry] = []
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=_walk_error):
-        dirnames.sort()
-        base = Path(dirpath)
-        for name in sorted(dirnames) + sorted(filenames):
-            full = base / name
-            rel = full.relative_to(root).as_posix()
+    stack = [""]
+    while stack:
+        rel_dir = stack.pop()
+        folder = os.path.join(root, rel_dir) if rel_dir else str(root)  # noqa: PTH118
+        try:
+            with os.scandir(folder) as it:
+                items = sorted(it, key=lambda d: d.name)
+        except OSError as error:
+            raise StorageError(f"{folder}: cannot read folder ({error.strerror})") from None
+        for item in items:
+            rel = f"{rel_dir}/{item.name}" if rel_dir else item.name
             try:
-                st = full.lstat()
+                st = item.stat(follow_symlinks=False)
             except OSError as error:
-                raise StorageError(f"{full}: cannot stat ({error.strerror})") from None
+                raise StorageError(f"{item.path}: cannot stat ({error.strerror})") from None
             mode = stat.S_IMODE(st.st_mode)
             if stat.S_ISDIR(st.st_mode):
                 entries.append(SourceEntry(index_format.Entry(rel, DIR, mode)))
+                stack.append(rel)
             elif stat.S_ISREG(st.st_mode):
                 entries.append(
                     SourceEntry(
                         index_format.Entry(rel, FILE, mode, size=st.st_size),
-                        open=functools.partial(_open_binary, full),
+                        open=functools.partial(_open_binary, item.path),
                     )
                 )
             elif stat.S_ISLNK(st.st_mode):
-                target = os.readlink(full)
+                target = os.readlink(item.path)
                 entries.append(SourceEntry(index_format.Entry(rel, SYMLINK, 0o777, target=target)))
             else:
                 raise UsageError(
                     f"unsafe entry {rel!r}: devices, fifos and sockets cannot be sealed"
                 )
     return entries
-
-
-def _walk_error(error: OSError) -> None:
-    raise StorageError(f"{error.filename}: cannot read folder ({error.strerror})")
 
 
 def _zip_entries(path: Path) -> tuple[list[SourceEntry], Callable[[], None]]:
@@ -172,7 +228,7 @@ def open_source(path: str | os.PathLike[str]) -> Source:
     """Scan a folder or a .zip file into a Source."""
     p = Path(path)
     if p.is_dir():
-        return Source(_folder_entries(p))
+        return Source(_folder_entries(p), root=p)
     if p.is_file():
         entries, closer = _zip_entries(p)
         try:

@@ -23,6 +23,7 @@ able to read the code.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import threading
 import time
@@ -177,6 +178,8 @@ class _ChunkReader:
         self.cpu_seconds = 0.0
         self._lock = threading.Lock()
         self._free: list[bytearray] = []
+        self._plain_free: list[bytearray] = []
+        self._local = threading.local()
 
     def _buffer(self, size: int) -> bytearray:
         """A pooled buffer of at least ``size`` bytes for one ranged read."""
@@ -186,10 +189,32 @@ class _ChunkReader:
                     return self._free.pop(i)
         return bytearray(max(size, self.archive.storage.request_size))
 
-    def read_group(self, group: range) -> list[tuple[int, bytearray | None]]:
-        """(plaintext length, verified plaintext) per chunk of ``group``.
+    def _plain_buffer(self) -> bytearray:
+        with self._lock:
+            if self._plain_free:
+                return self._plain_free.pop()
+        return bytearray(self.archive.manifest.chunk_size)
 
-        Keyless, the plaintext is None: the ciphertext leaf was checked.
+    def release(self, plain: bytearray) -> None:
+        """Give a plaintext buffer from :meth:`read_group` back for reuse."""
+        with self._lock:
+            self._plain_free.append(plain)
+
+    def _scratch(self) -> bytearray:
+        """A per-thread plaintext buffer for chunks nobody keeps."""
+        buf: bytearray | None = getattr(self._local, "scratch", None)
+        if buf is None:
+            buf = bytearray(self.archive.manifest.chunk_size)
+            self._local.scratch = buf
+        return buf
+
+    def read_group(self, group: range, *, keep: bool) -> list[tuple[int, bytearray | None]]:
+        """(plaintext length, plaintext buffer) per verified chunk of ``group``.
+
+        With ``keep``, each chunk's plaintext is in a pooled buffer of
+        ``chunk_size`` bytes (its first ``length`` bytes) that the caller hands
+        back with :meth:`release`; otherwise chunks are opened into per-thread
+        scratch and only verified. Keyless, only ciphertext leaves are checked.
         """
         a = self.archive
         first = a.spans[group.start][0]
@@ -211,9 +236,9 @@ class _ChunkReader:
                         raise IntegrityError(f"chunk {index} failed verification", chunk=index)
                     out.append((plain_len, None))
                     continue
-                plain = bytearray(plain_len)
-                self.contexts.get().open_into(index, body, leaf, plain)
-                out.append((plain_len, plain))
+                plain = self._plain_buffer() if keep else self._scratch()
+                self.contexts.get().open_into(index, body, leaf, memoryview(plain)[:plain_len])
+                out.append((plain_len, plain if keep else None))
             del body, view
             with self._lock:
                 self.cpu_seconds += time.monotonic() - started
@@ -233,14 +258,16 @@ def _pipeline_threads(storage: Storage, threads: int) -> int:
 
 
 def _read_chunks(
-    reader: _ChunkReader, indices: range, threads: int
+    reader: _ChunkReader, indices: range, threads: int, *, keep: bool
 ) -> Iterator[tuple[int, tuple[int, bytearray | None]]]:
     """(index, verified chunk) for ``indices`` in order, reads and crypto overlapped."""
     a = reader.archive
     groups = plan_groups(a.spans, indices, a.storage.request_size)
     workers = _pipeline_threads(a.storage, threads)
     for group, chunks in zip(
-        groups, ordered_map(reader.read_group, groups, workers, workers + 2), strict=True
+        groups,
+        ordered_map(functools.partial(reader.read_group, keep=keep), groups, workers, workers + 2),
+        strict=True,
     ):
         yield from zip(group, chunks, strict=True)
 
@@ -248,9 +275,14 @@ def _read_chunks(
 def _read_index(reader: _ChunkReader, manifest: mf.Manifest, threads: int) -> list[Entry]:
     """Verify the chunks holding the file index and parse it."""
     first = manifest.index_offset // manifest.chunk_size
-    chunks = _read_chunks(reader, range(first, manifest.chunk_count), threads)
-    parts = [plain for _, (_, plain) in chunks if plain is not None]
-    data = b"".join(parts)[manifest.index_offset - first * manifest.chunk_size :]
+    data = bytearray()
+    for _, (length, plain) in _read_chunks(
+        reader, range(first, manifest.chunk_count), threads, keep=True
+    ):
+        if plain is not None:
+            data += memoryview(plain)[:length]
+            reader.release(plain)
+    del data[: manifest.index_offset - first * manifest.chunk_size]
     return index_format.decode(data, manifest.index_offset)
 
 
@@ -371,11 +403,13 @@ def _verify_chunks(
                 extractor = Extractor(folder.path, entries)
             content_chunks = _content_chunk_range(m) if dek is not None else range(m.chunk_count)
             done = 0
-            for index, (plain_len, plain) in _read_chunks(reader, content_chunks, threads):
+            chunks = _read_chunks(reader, content_chunks, threads, keep=extractor is not None)
+            for index, (plain_len, plain) in chunks:
                 if extractor is not None and plain is not None:
                     start = index * m.chunk_size
                     end = min(start + plain_len, m.index_offset)
                     extractor.feed(memoryview(plain)[: end - start])
+                    reader.release(plain)
                 done += plain_len
                 if progress is not None:
                     progress(done, m.plain_size)

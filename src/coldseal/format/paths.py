@@ -9,6 +9,7 @@ target, resolved through the archive's own symlinks, must stay inside it.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from coldseal.errors import IntegrityError, UsageError
@@ -20,6 +21,8 @@ MAX_PATH_BYTES = 4096
 MAX_COMPONENT_BYTES = 255
 MAX_DEPTH = 256
 MAX_LINK_HOPS = 40
+
+_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f\\]")
 
 FILE = 1
 DIR = 2
@@ -34,7 +37,7 @@ def path_problem(path: str) -> str | None:
         return f"path longer than {MAX_PATH_BYTES} bytes"
     if path.startswith("/"):
         return "absolute path"
-    if any(ch in path for ch in "\\\x00") or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in path):
+    if _FORBIDDEN.search(path):
         return "backslash, NUL or control character in path"
     try:
         path.encode("utf-8")
