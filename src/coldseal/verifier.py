@@ -208,22 +208,39 @@ class _ChunkReader:
             self._local.scratch = buf
         return buf
 
-    def read_group(self, group: range, *, keep: bool) -> list[tuple[int, bytearray | None]]:
-        """(plaintext length, plaintext buffer) per verified chunk of ``group``.
-
-        With ``keep``, each chunk's plaintext is in a pooled buffer of
-        ``chunk_size`` bytes (its first ``length`` bytes) that the caller hands
-        back with :meth:`release`; otherwise chunks are opened into per-thread
-        scratch and only verified. Keyless, only ciphertext leaves are checked.
-        """
+    def fetch(self, group: range) -> tuple[range, bytearray]:
+        """One ranged read of ``group``'s sealed bytes into a pooled buffer."""
         a = self.archive
         first = a.spans[group.start][0]
         last_offset, last_len = a.spans[group[-1]]
         size = last_offset + last_len - first
         sealed = self._buffer(size)
         try:
+            a.storage.read_into(a.manifest.payload, first, memoryview(sealed)[:size])
+        except BaseException:
+            self._give_back(sealed)
+            raise
+        return group, sealed
+
+    def _give_back(self, sealed: bytearray) -> None:
+        with self._lock:
+            self._free.append(sealed)
+
+    def check_group(
+        self, fetched: tuple[range, bytearray], *, keep: bool
+    ) -> list[tuple[int, bytearray | None]]:
+        """(plaintext length, plaintext buffer) per verified chunk of a fetched group.
+
+        With ``keep``, each chunk's plaintext is in a pooled buffer of
+        ``chunk_size`` bytes (its first ``length`` bytes) that the caller hands
+        back with :meth:`release`; otherwise chunks are opened into per-thread
+        scratch and only verified. Keyless, only ciphertext leaves are checked.
+        """
+        group, sealed = fetched
+        a = self.archive
+        first = a.spans[group.start][0]
+        try:
             view = memoryview(sealed)
-            a.storage.read_into(a.manifest.payload, first, view[:size])
             started = time.monotonic()
             out: list[tuple[int, bytearray | None]] = []
             for index in group:
@@ -243,32 +260,39 @@ class _ChunkReader:
             with self._lock:
                 self.cpu_seconds += time.monotonic() - started
         finally:
-            with self._lock:
-                self._free.append(sealed)
+            self._give_back(sealed)
         return out
+
+    def read_group(self, group: range, *, keep: bool) -> list[tuple[int, bytearray | None]]:
+        """Fetch and check ``group`` on the calling thread (see :meth:`check_group`)."""
+        return self.check_group(self.fetch(group), keep=keep)
 
     def close(self) -> None:
         if self.contexts is not None:
             self.contexts.close()
 
 
-def _pipeline_threads(storage: Storage, threads: int) -> int:
-    """Workers: one per CPU, or enough to keep the storage's reads in flight."""
-    return max(threads, storage.concurrency)
-
-
 def _read_chunks(
     reader: _ChunkReader, indices: range, threads: int, *, keep: bool
 ) -> Iterator[tuple[int, tuple[int, bytearray | None]]]:
-    """(index, verified chunk) for ``indices`` in order, reads and crypto overlapped."""
+    """(index, (length, plaintext)) for ``indices`` in order, reads and crypto overlapped.
+
+    Local files: each worker reads a run and opens it (measured fastest, see
+    docs/parallelism.md). Remote storage: a pool of I/O workers keeps
+    ``storage.concurrency`` ranged reads in flight while a pool of one worker
+    per CPU verifies what has arrived, so neither waits for the other.
+    """
     a = reader.archive
     groups = plan_groups(a.spans, indices, a.storage.request_size)
-    workers = _pipeline_threads(a.storage, threads)
-    for group, chunks in zip(
-        groups,
-        ordered_map(functools.partial(reader.read_group, keep=keep), groups, workers, workers + 2),
-        strict=True,
-    ):
+    check = functools.partial(reader.check_group, keep=keep)
+    io_workers = a.storage.concurrency
+    if io_workers == 0:
+        fn = functools.partial(reader.read_group, keep=keep)
+        results = ordered_map(fn, groups, threads, 2 * threads + 2)
+    else:
+        fetched = ordered_map(reader.fetch, groups, io_workers, io_workers + 2)
+        results = ordered_map(check, fetched, threads, threads + 2)
+    for group, chunks in zip(groups, results, strict=True):
         yield from zip(group, chunks, strict=True)
 
 

@@ -251,18 +251,19 @@ class S3Storage:
         if etag:
             options["if_match"] = etag
 
-        async def get() -> None:
+        async def get() -> Any:  # noqa: ANN401 - obstore.Bytes
             started = time.monotonic()
             result = await obstore.get_async(self._store, name, options=options)  # type: ignore[arg-type]
             data = await result.bytes_async()
             if len(data) != len(out):
                 raise StorageError(f"{what}: short read ({len(data)} bytes)")
-            out[:] = memoryview(data)
             self.stats.add(
                 requests=1, bytes_fetched=len(data), network_seconds=time.monotonic() - started
             )
+            return data
 
-        self._run(self._attempts(what, get))
+        # The copy runs on the calling worker, not on the event loop's one thread.
+        out[:] = memoryview(self._run(self._attempts(what, get)))
 
     def close(self) -> None:
         """Cancel requests still in flight (after a failure) and stop the loop thread."""
