@@ -23,10 +23,12 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from coldseal import hashing
     from coldseal.keys import Kek, PublicKey, SigningKey, keygen
+    from coldseal.reader import Archive, open  # noqa: A004 - coldseal.open, on purpose
     from coldseal.sealer import SealReport, seal
     from coldseal.verifier import Report, verify
 
 __all__ = [
+    "Archive",
     "ColdsealError",
     "CoreError",
     "IntegrityError",
@@ -41,6 +43,7 @@ __all__ = [
     "__version__",
     "hashing",
     "keygen",
+    "open",
     "seal",
     "verify",
 ]
@@ -52,6 +55,8 @@ _LAZY_ATTRS = {
     "PublicKey": "coldseal.keys",
     "SigningKey": "coldseal.keys",
     "keygen": "coldseal.keys",
+    "Archive": "coldseal.reader",
+    "open": "coldseal.reader",
     "SealReport": "coldseal.sealer",
     "seal": "coldseal.sealer",
     "Report": "coldseal.verifier",

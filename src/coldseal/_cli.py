@@ -196,6 +196,33 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_cat(args: argparse.Namespace) -> int:
+    from coldseal.keys import Kek, PublicKey  # noqa: PLC0415
+    from coldseal.reader import cat, open_archive  # noqa: PLC0415
+
+    trust = [PublicKey.load(p) for p in args.trust]
+    kek = Kek.load(args.kek)
+    try:
+        with open_archive(
+            args.source,
+            trust=trust,
+            kek=kek,
+            name=args.name,
+            min_version=args.min_version,
+            endpoint_url=args.endpoint_url,
+        ) as archive:
+            try:
+                cat(archive, args.path, sys.stdout.buffer)
+            except FileNotFoundError:
+                raise UsageError(f"{args.path}: no such file in archive {archive.name}") from None
+            except IsADirectoryError:
+                raise UsageError(f"{args.path}: not a regular file") from None
+            sys.stdout.buffer.flush()
+    finally:
+        kek.close()
+    return EXIT_OK
+
+
 def _cmd_inspect(args: argparse.Namespace) -> int:
     from coldseal.storage import open_storage  # noqa: PLC0415
     from coldseal.verifier import load_manifest  # noqa: PLC0415
@@ -412,6 +439,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pub.add_argument("--json", action="store_true", help="print the report as JSON")
     pub.set_defaults(func=_cmd_publish)
+
+    cat = sub.add_parser("cat", help="write one verified file of an archive to stdout")
+    cat.add_argument("source", help="SEALED folder or s3://BUCKET/PREFIX")
+    cat.add_argument("path", help="file path inside the archive")
+    cat.add_argument(
+        "--trust",
+        action="append",
+        required=True,
+        metavar="PUBFILE",
+        help="trusted Ed25519 public key (repeatable)",
+    )
+    cat.add_argument("--kek", required=True, metavar="FILE", help="key-encryption key")
+    cat.add_argument("--name", help="the archive name to expect")
+    cat.add_argument(
+        "--min-version", type=_non_negative_int, default=None, help="refuse versions below this"
+    )
+    cat.add_argument("--endpoint-url", metavar="URL", help="S3 endpoint")
+    cat.set_defaults(func=_cmd_cat)
 
     inspect = sub.add_parser("inspect", help="print the manifest's public fields (no key needed)")
     inspect.add_argument("source", help="SEALED folder (or s3://BUCKET/PREFIX)")

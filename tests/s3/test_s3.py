@@ -267,3 +267,37 @@ def test_stragglers_are_hedged(
     assert proxy.counts["stall"] > 0
     assert json.loads(out)["io"]["hedges"] > 0
     assert same_tree(tmp_path / "out", app_tree)
+
+
+def test_lazy_open_from_s3_takes_three_round_trips(
+    published: str, keys: Keys, app_tree: Path
+) -> None:
+    import coldseal  # noqa: PLC0415
+    from coldseal.keys import Kek, PublicKey  # noqa: PLC0415
+
+    with coldseal.open(
+        published, trust=[PublicKey.load(keys.public)], kek=Kek.load(keys.kek), name="app"
+    ) as archive:
+        assert archive.read("handler.py") == (app_tree / "handler.py").read_bytes()
+        stats = archive._storage.stats  # type: ignore[attr-defined]
+        assert stats.requests == 3  # manifest, index + table + tree, the file's chunks
+        assert stats.bytes_fetched < archive.manifest.payload_size / 2
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    r = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("coldseal")),
+            "cat",
+            published,
+            "greetings/templates/en.txt",
+            "--trust",
+            str(keys.public),
+            "--kek",
+            str(keys.kek),
+        ],
+        capture_output=True,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == (app_tree / "greetings/templates/en.txt").read_bytes()

@@ -34,6 +34,10 @@ class Storage(Protocol):
         """Fill ``out`` with the object's bytes from ``offset``; StorageError if short."""
         ...
 
+    def fetch(self, name: str, offset: int, length: int) -> bytes | bytearray | memoryview:
+        """Up to ``length`` bytes from ``offset`` in one request, pinning the object."""
+        ...
+
     def close(self) -> None:
         """Release handles and connections."""
         ...

@@ -105,6 +105,14 @@ class LocalStorage:
             self._bytes += total
             self._seconds += time.monotonic() - started
 
+    def fetch(self, name: str, offset: int, length: int) -> bytes | bytearray | memoryview:
+        """Up to ``length`` bytes from ``offset`` (fewer at the file's end)."""
+        size = self.size(name)
+        buf = bytearray(max(0, min(length, size - offset)))
+        if buf:
+            self.read_into(name, offset, memoryview(buf))
+        return buf
+
     def close(self) -> None:
         """Close every descriptor."""
         with self._lock:

@@ -265,6 +265,42 @@ class S3Storage:
         # The copy runs on the calling worker, not on the event loop's one thread.
         out[:] = memoryview(self._run(self._attempts(what, get)))
 
+    def fetch(self, name: str, offset: int, length: int) -> bytes | bytearray | memoryview:
+        """Up to ``length`` bytes from ``offset`` in one GET (fewer at the object's end).
+
+        The first request to an object pins the ETag and size its response
+        reports, so a lazy reader needs no HEAD round trip; later requests
+        carry If-Match like :meth:`read_into`.
+        """
+        import obstore  # noqa: PLC0415
+
+        with self._lock:
+            known = self._etags.get(name)
+        end = offset + length
+        what = f"{self.describe(name)} bytes {offset}-{end}"
+        options: dict[str, Any] = {"range": (offset, end)}
+        if known is not None and known[1]:
+            options["if_match"] = known[1]
+
+        async def get() -> Any:  # noqa: ANN401 - (meta, obstore.Bytes)
+            started = time.monotonic()
+            result = await obstore.get_async(self._store, name, options=options)  # type: ignore[arg-type]
+            data = await result.bytes_async()
+            self.stats.add(
+                requests=1, bytes_fetched=len(data), network_seconds=time.monotonic() - started
+            )
+            return result.meta, data
+
+        meta, data = self._run(self._attempts(what, get))
+        entry = (int(meta["size"]), meta.get("e_tag"))
+        with self._lock:
+            pinned = self._etags.setdefault(name, entry)
+        if pinned != entry:
+            raise StorageError(f"{what}: the object changed while it was being read")
+        if len(data) != min(length, max(0, entry[0] - offset)):
+            raise StorageError(f"{what}: short read ({len(data)} bytes)")
+        return memoryview(data)
+
     def close(self) -> None:
         """Cancel requests still in flight (after a failure) and stop the loop thread."""
 
