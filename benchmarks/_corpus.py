@@ -137,3 +137,38 @@ def sealed(tree: Path, *, threads: int | None = None) -> Path:
             threads=threads,
         )
     return dest
+
+
+HANDLER = '''"""A Lambda-style handler that pulls in a real package."""
+import rich.console
+import rich.text
+
+
+def handler(event, context):
+    return rich.text.Text(f"hello {event.get('name', 'world')}").plain
+'''
+
+
+def app_with_site_packages() -> Path:
+    """site-packages plus a handler.py at its root that imports rich."""
+    dest = CACHE / "app-site"
+    marker = CACHE / "app-site.complete"
+    if not marker.exists():
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.copytree(site_packages_tree(), dest, symlinks=True)
+        (dest / "handler.py").write_text(HANDLER)
+        marker.write_text("")
+    return dest
+
+
+def big_with_handler(size: int) -> Path:
+    """An incompressible blob of ``size`` bytes plus one small handler.py."""
+    dest = CACHE / f"big-handler-{size >> 20}m"
+    marker = CACHE / f"big-handler-{size >> 20}m.complete"
+    if not marker.exists():
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        shutil.copy(random_tree(size) / "blob.bin", dest / "blob.bin")
+        (dest / "handler.py").write_text(HANDLER)
+        marker.write_text("")
+    return dest

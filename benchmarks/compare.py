@@ -134,6 +134,42 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(
             ("import coldseal, cumulative ms (<= 25)", info["import_us_min"] / 1000, "<=", 25.0)
         )
+    times = {b["name"]: b["stats"]["min"] for b in run["benchmarks"]}
+    if "test_lazy_read_one_file" in times and "test_full_verify_same_archive" in times:
+        rows.append(
+            (
+                "lazy read of one file: time / full verify time (<= 0.02)",
+                times["test_lazy_read_one_file"] / times["test_full_verify_same_archive"],
+                "<=",
+                0.02,
+            )
+        )
+    if "lazy_bytes" in info:
+        rows.append(
+            (
+                "lazy read of one file: bytes / archive bytes (<= 0.01)",
+                info["lazy_bytes"] / info["payload_bytes"],
+                "<=",
+                0.01,
+            )
+        )
+        rows.append(
+            (
+                "round trips to the first verified byte (<= 3)",
+                float(info["lazy_requests"]),
+                "<=",
+                3.0,
+            )
+        )
+    if "test_import_lazily_from_s3" in times and "test_import_after_full_extract" in times:
+        rows.append(
+            (
+                "import handler lazily from S3 / extract-then-import (< 1)",
+                times["test_import_lazily_from_s3"] / times["test_import_after_full_extract"],
+                "<=",
+                1.0,
+            )
+        )
     if "s3_idle_share" in info:
         rows.append(("S3 pipeline idle share of wall time", info["s3_idle_share"], "<=", 0.10))
     if "rss_big_kib" in info:
