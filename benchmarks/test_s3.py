@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import io
-import os
 import shutil
 import zipfile
 from collections.abc import Iterator
@@ -34,18 +33,8 @@ ROUNDS = 3
 
 @pytest.fixture(scope="module")
 def s3() -> Iterator[s3server.S3Server]:
-    server = s3server.start()
-    saved = {k: os.environ.get(k) for k in server.env}
-    os.environ.update(server.env)
-    try:
+    with s3server.running() as server:
         yield server
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        server.stop()
 
 
 @pytest.fixture(scope="module")

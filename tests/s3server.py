@@ -8,6 +8,7 @@ requests so the tests really exercise signed access. Stopped with SIGTERM
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +92,23 @@ class S3Server:
     def kill(self) -> None:
         self.process.kill()
         self.process.wait()
+
+
+@contextlib.contextmanager
+def running() -> Iterator[S3Server]:
+    """A fresh server for the block, with the AWS variables pointing at it."""
+    server = start()
+    saved = {k: os.environ.get(k) for k in server.env}
+    os.environ.update(server.env)
+    try:
+        yield server
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        server.stop()
 
 
 def start() -> S3Server:
