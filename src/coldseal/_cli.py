@@ -123,6 +123,14 @@ def _cmd_seal(args: argparse.Namespace) -> int:
         kek.close()
         if progress is not None:
             progress.close()
+    args.event.update(
+        name=report.name,
+        version=report.version,
+        archive_id=report.archive_id,
+        merkle_root=report.merkle_root,
+        kek_id=kek.key_id,
+        signers=[k.key_id for k in signing],
+    )
     if args.json:
         print(json.dumps(dataclasses.asdict(report), indent=2, sort_keys=True))
     else:
@@ -163,6 +171,16 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             kek.close()
         if progress is not None:
             progress.close()
+    args.event.update(
+        name=report.name,
+        version=report.version,
+        archive_id=report.archive_id,
+        merkle_root=report.merkle_root,
+        manifest_digest=report.manifest_digest,
+        signers=report.signers,
+        kek_id=report.kek_id,
+        seconds=report.seconds,
+    )
     if args.json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     else:
@@ -220,6 +238,31 @@ def _cmd_cat(args: argparse.Namespace) -> int:
             sys.stdout.buffer.flush()
     finally:
         kek.close()
+    return EXIT_OK
+
+
+def _cmd_rekey(args: argparse.Namespace) -> int:
+    from coldseal.keys import Kek, SigningKey  # noqa: PLC0415
+    from coldseal.rekey import rekey  # noqa: PLC0415
+
+    signing = [SigningKey.load(p) for p in args.signing_key]
+    old, new = Kek.load(args.kek), Kek.load(args.new_kek)
+    try:
+        report = rekey(args.sealed, old_kek=old, new_kek=new, signing_keys=signing)
+    finally:
+        old.close()
+        new.close()
+    args.event.update(
+        name=report.name,
+        version=report.version,
+        kek_id=report.new_kek_id,
+        old_kek_id=report.old_kek_id,
+        signers=report.signers,
+    )
+    print(
+        f"rekeyed {report.name} version {report.version}: data key now wrapped under KEK "
+        f"{report.new_kek_id} (was {report.old_kek_id}), manifest re-signed; payload untouched"
+    )
     return EXIT_OK
 
 
@@ -303,10 +346,20 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"coldseal {__version__}")
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--audit-log", metavar="FILE", help="append one JSON line per event to FILE"
+    )
+    common.add_argument(
+        "--on-violation",
+        metavar="CMD",
+        help="on an integrity failure, run CMD with the event as JSON on stdin",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     check = sub.add_parser(
-        "selfcheck",
+        parents=[common],
+        name="selfcheck",
         help="seal and open chunks of the bundled sample on every core and report throughput",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
@@ -320,11 +373,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.set_defaults(func=_cmd_selfcheck)
 
-    keygen = sub.add_parser("keygen", help="create a signing key pair and a local KEK")
+    keygen = sub.add_parser(
+        parents=[common], name="keygen", help="create a signing key pair and a local KEK"
+    )
     keygen.add_argument("dir", help="folder for signing.key, signing.pub and data.kek")
     keygen.set_defaults(func=_cmd_keygen)
 
-    seal = sub.add_parser("seal", help="seal a folder or .zip into a SEALED folder")
+    seal = sub.add_parser(
+        parents=[common], name="seal", help="seal a folder or .zip into a SEALED folder"
+    )
     seal.add_argument("input", help="folder or .zip file to seal")
     seal.add_argument("sealed", help="folder to create for the sealed archive")
     seal.add_argument(
@@ -366,7 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     seal.add_argument("--json", action="store_true", help="print the report as JSON")
     seal.set_defaults(func=_cmd_seal)
 
-    verify = sub.add_parser("verify", help="verify a sealed archive, optionally extracting it")
+    verify = sub.add_parser(
+        parents=[common], name="verify", help="verify a sealed archive, optionally extracting it"
+    )
     verify.add_argument("source", help="SEALED folder (or s3://BUCKET/PREFIX)")
     verify.add_argument(
         "--trust",
@@ -423,7 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(func=_cmd_verify)
 
-    pub = sub.add_parser("publish", help="upload a SEALED folder to s3://BUCKET/PREFIX")
+    pub = sub.add_parser(
+        parents=[common], name="publish", help="upload a SEALED folder to s3://BUCKET/PREFIX"
+    )
     pub.add_argument("sealed", help="SEALED folder made by seal")
     pub.add_argument("url", help="s3://BUCKET/PREFIX")
     pub.add_argument(
@@ -432,7 +493,9 @@ def build_parser() -> argparse.ArgumentParser:
     pub.add_argument("--json", action="store_true", help="print the report as JSON")
     pub.set_defaults(func=_cmd_publish)
 
-    cat = sub.add_parser("cat", help="write one verified file of an archive to stdout")
+    cat = sub.add_parser(
+        parents=[common], name="cat", help="write one verified file of an archive to stdout"
+    )
     cat.add_argument("source", help="SEALED folder or s3://BUCKET/PREFIX")
     cat.add_argument("path", help="file path inside the archive")
     cat.add_argument(
@@ -450,7 +513,24 @@ def build_parser() -> argparse.ArgumentParser:
     cat.add_argument("--endpoint-url", metavar="URL", help="S3 endpoint")
     cat.set_defaults(func=_cmd_cat)
 
-    inspect = sub.add_parser("inspect", help="print the manifest's public fields (no key needed)")
+    rk = sub.add_parser(
+        parents=[common], name="rekey", help="rewrap the data key under a new KEK and re-sign"
+    )
+    rk.add_argument("sealed", help="SEALED folder")
+    rk.add_argument("--kek", required=True, metavar="OLD", help="the KEK the key is wrapped under")
+    rk.add_argument("--new-kek", required=True, metavar="NEW", help="the KEK to wrap it under")
+    rk.add_argument(
+        "--signing-key",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="Ed25519 private key to re-sign with (repeatable)",
+    )
+    rk.set_defaults(func=_cmd_rekey)
+
+    inspect = sub.add_parser(
+        parents=[common], name="inspect", help="print the manifest's public fields (no key needed)"
+    )
     inspect.add_argument("source", help="SEALED folder (or s3://BUCKET/PREFIX)")
     inspect.add_argument("--endpoint-url", metavar="URL", help="S3 endpoint")
     inspect.add_argument("--json", action="store_true", help="print JSON")
@@ -465,25 +545,74 @@ def _fail(code: int, message: str) -> int:
     return code
 
 
+_RESULTS = {
+    EXIT_OK: "ok",
+    EXIT_INTEGRITY: "integrity",
+    EXIT_USAGE: "usage",
+    EXIT_STORAGE: "storage",
+}
+
+
+def _finish(args: argparse.Namespace | None, code: int, reason: str | None) -> int:
+    """Write the audit event and run the violation hook, then the error line."""
+    hook_problem = None
+    if args is not None and (args.audit_log or args.on_violation):
+        from coldseal import audit  # noqa: PLC0415
+
+        source = next(
+            (
+                getattr(args, a)
+                for a in ("source", "sealed", "input", "dir")
+                if getattr(args, a, None)
+            ),
+            None,
+        )
+        event = audit.make_event(
+            args.command,
+            _RESULTS[code],
+            source=str(source),
+            reason=reason,
+            **{"expected_name": getattr(args, "name", None), **args.event},
+        )
+        if code == EXIT_INTEGRITY and args.on_violation:
+            hook_problem = audit.run_hook(args.on_violation, event)
+        if args.audit_log:
+            try:
+                audit.append(args.audit_log, event)
+            except OSError as error:
+                hook_problem = f"cannot append to the audit log {args.audit_log} ({error.strerror})"
+                if code == EXIT_OK:
+                    code = EXIT_STORAGE
+                    reason = hook_problem
+                    hook_problem = None
+    if hook_problem:
+        sys.stderr.write(f"coldseal: warning: {hook_problem}\n")
+    if reason is not None:
+        return _fail(code, reason)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` and return the exit status."""
     parser = build_parser()
+    args: argparse.Namespace | None = None
     try:
         args = parser.parse_args(argv)
+        args.event = {}
         func: Callable[[argparse.Namespace], int] = args.func
-        return func(args)
+        return _finish(args, func(args), None)
     except ColdsealError as error:
-        return _fail(error.exit_code, str(error))
+        return _finish(args, error.exit_code, str(error))
     except KeyboardInterrupt:
-        return _fail(EXIT_STORAGE, "interrupted")
+        return _finish(args, EXIT_STORAGE, "interrupted")
     except MemoryError:
-        return _fail(EXIT_STORAGE, "out of memory")
+        return _finish(args, EXIT_STORAGE, "out of memory")
     except OSError as error:
         where = f" ({error.filename})" if error.filename else ""
-        return _fail(EXIT_STORAGE, f"{error.strerror or error}{where}")
+        return _finish(args, EXIT_STORAGE, f"{error.strerror or error}{where}")
     except Exception as error:  # noqa: BLE001 - a bug must still end in one line, not a traceback
-        return _fail(
-            EXIT_STORAGE, f"internal error, please report: {type(error).__name__}: {error}"
+        return _finish(
+            args, EXIT_STORAGE, f"internal error, please report: {type(error).__name__}: {error}"
         )
 
 

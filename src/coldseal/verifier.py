@@ -69,6 +69,8 @@ class Report:
     threads: int
     seconds: dict[str, float] = field(default_factory=dict)
     io: dict[str, float] = field(default_factory=dict)
+    manifest_digest: str = ""
+    kek_id: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -391,6 +393,8 @@ def verify(
         threads=threads,
         seconds=timings,
         io=io_stats,
+        manifest_digest=_native.b3_hash(signed.encode()).hex(),
+        kek_id=manifest.dek.kek_id,
     )
 
 

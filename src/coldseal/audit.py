@@ -1,0 +1,68 @@
+"""Audit events: one JSON line per command, and the violation hook.
+
+``--audit-log FILE`` appends one line per event with a single ``write`` on a
+file opened ``O_APPEND``, so lines from concurrent processes never
+interleave. An event names what happened (time, action, source, archive
+name, id, version, Merkle root, manifest digest, signer and KEK ids, result,
+reason, phase timings, host) and never carries key material.
+
+``--on-violation CMD`` runs ``CMD`` through the shell with the event as JSON
+on stdin when a command fails for integrity reasons (exit 1). It is bounded
+in time, and its own failure is reported but never changes the command's
+result.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import time
+from typing import Any
+
+HOOK_TIMEOUT_S = 30.0
+
+
+def make_event(action: str, result: str, **fields: Any) -> dict[str, Any]:  # noqa: ANN401
+    """An event dict with the common fields filled in."""
+    event: dict[str, Any] = {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "action": action,
+        "result": result,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+    }
+    event.update({k: v for k, v in fields.items() if v is not None})
+    return event
+
+
+def append(path: str, event: dict[str, Any]) -> None:
+    """Append one line to the audit log atomically with respect to other writers."""
+    line = (json.dumps(event, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    try:
+        os.write(fd, line)
+    finally:
+        os.close(fd)
+
+
+def run_hook(command: str, event: dict[str, Any]) -> str | None:
+    """Run the violation hook; returns a problem description, or None if it ran fine."""
+    try:
+        done = subprocess.run(  # noqa: S602 - the operator's own command line, by design
+            command,
+            shell=True,
+            input=json.dumps(event).encode(),
+            timeout=HOOK_TIMEOUT_S,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"the violation hook did not finish within {HOOK_TIMEOUT_S:.0f} s"
+    except OSError as error:
+        return f"the violation hook could not run ({error.strerror})"
+    if done.returncode != 0:
+        return f"the violation hook exited with status {done.returncode}"
+    return None

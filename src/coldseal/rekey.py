@@ -1,0 +1,87 @@
+"""Rotating the key-encryption key of a sealed archive without touching its payload.
+
+The data key is unwrapped with the old KEK, wrapped under the new one, and
+the manifest — the same body but for its ``dek`` field — is re-signed and
+replaced atomically (write, fsync, rename). The payload, the Merkle root and
+the version are unchanged, so verifiers' trust state stays valid; the old
+KEK no longer opens the archive, because the manifest names and carries only
+the new wrapping.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from coldseal._atomic import fsync_dir
+from coldseal.errors import IntegrityError, StorageError, UsageError
+from coldseal.format import manifest as mf
+from coldseal.storage.local import LocalStorage
+
+if TYPE_CHECKING:
+    from coldseal.keys import Kek, SigningKey
+
+
+@dataclass(frozen=True)
+class RekeyReport:
+    """What a rekey changed."""
+
+    name: str
+    version: int
+    old_kek_id: str
+    new_kek_id: str
+    signers: list[str]
+
+
+def rekey(
+    sealed_path: str | os.PathLike[str],
+    *,
+    old_kek: Kek,
+    new_kek: Kek,
+    signing_keys: list[SigningKey],
+) -> RekeyReport:
+    """Rewrap the archive's data key under ``new_kek`` and re-sign its manifest."""
+    if not signing_keys:
+        raise UsageError("at least one signing key is needed to re-sign the manifest")
+    folder = Path(sealed_path)
+    storage = LocalStorage(folder)
+    try:
+        signed = mf.decode(storage.read_object(mf.MANIFEST_FILE, mf.MAX_MANIFEST_BYTES))
+    finally:
+        storage.close()
+    manifest = signed.manifest
+    if manifest.dek.kek_id != old_kek.key_id:
+        raise IntegrityError(
+            f"the data key is wrapped under KEK {manifest.dek.kek_id}, not the given old "
+            f"KEK {old_kek.key_id}"
+        )
+    if new_kek.key_id == old_kek.key_id:
+        raise UsageError("the new KEK is the same key as the old one")
+    dek = old_kek.unwrap(manifest.dek.wrapped, manifest.archive_id)
+    try:
+        wrapped = new_kek.wrap(dek, manifest.archive_id)
+    finally:
+        dek[:] = bytes(len(dek))
+    rekeyed = manifest.with_dek(mf.WrappedDek(manifest.dek.scheme, new_kek.key_id, wrapped))
+    data = mf.sign(rekeyed, signing_keys).encode()
+    target = folder / mf.MANIFEST_FILE
+    tmp = folder / f".{mf.MANIFEST_FILE}.{os.getpid()}.tmp"
+    try:
+        with tmp.open("xb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.replace(target)
+        fsync_dir(folder)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(f"{target}: cannot replace the manifest ({error.strerror})") from None
+    return RekeyReport(
+        name=manifest.name,
+        version=manifest.version,
+        old_kek_id=old_kek.key_id,
+        new_kek_id=new_kek.key_id,
+        signers=sorted(k.key_id for k in signing_keys),
+    )
