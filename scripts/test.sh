@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Run every check the project has, from a fresh machine: set-up, lint, types,
-# the test suite (benchmarks run once each as smoke tests), the core's tests
-# under AddressSanitizer + UndefinedBehaviorSanitizer, and the BLAKE3 tests on
-# a build with every SIMD tier compiled out.
+# the test suite (benchmarks run once each as smoke tests), the whole suite
+# again over a core built with AddressSanitizer + UndefinedBehaviorSanitizer,
+# and the BLAKE3 tests on a build with every SIMD tier compiled out.
 # Usage: scripts/test.sh [extra pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +15,8 @@ echo "== lint and types" >&2
 echo "== test suite" >&2
 .venv/bin/python -m pytest tests benchmarks --benchmark-disable --run-slow -q "$@"
 
-echo "== core tests under ASan + UBSan" >&2
-bash scripts/sanitize.sh tests/core
+echo "== the whole suite again, with the C core built under ASan + UBSan" >&2
+bash scripts/sanitize.sh tests
 
 echo "== BLAKE3 and chunk tests with the SIMD tiers compiled out" >&2
 COLDSEAL_CFLAGS="-DCS_NO_SSE41 -DCS_NO_AVX2 -DCS_NO_AVX512" \
