@@ -14,7 +14,7 @@ trap 'rm -rf "$work"' EXIT
 echo "== keygen"; $cs keygen "$work/keys"
 echo "== seal"; $cs seal "$app" "$work/sealed" --signing-key "$work/keys/signing.key" \
   --kek "$work/keys/data.kek" --name hello_app --version 1
-echo "== inspect"; $cs inspect "$work/sealed" | head -8
+echo "== inspect"; $cs inspect "$work/sealed"
 echo "== verify --out"
 $cs verify "$work/sealed" --trust "$work/keys/signing.pub" --kek "$work/keys/data.kek" \
   --name hello_app --state "$work/trust.json" --out "$work/task"

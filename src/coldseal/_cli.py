@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -603,6 +604,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _finish(args, func(args), None)
     except ColdsealError as error:
         return _finish(args, error.exit_code, str(error))
+    except BrokenPipeError:
+        # The reader of our stdout stopped (``| head``): its choice, not a failure.
+        # Point stdout at /dev/null so the interpreter's final flush stays quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return _finish(args, EXIT_OK, None)
     except KeyboardInterrupt:
         return _finish(args, EXIT_STORAGE, "interrupted")
     except MemoryError:

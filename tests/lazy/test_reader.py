@@ -291,3 +291,27 @@ def test_a_tampered_module_raises_on_import(sealed_rich: Path, keys: Keys, tmp_p
     assert r.returncode != 0
     assert "IntegrityError" in r.stderr
     assert "failed verification" in r.stderr
+
+
+def test_a_closed_pipe_is_not_an_error(sealed: Path, keys: Keys) -> None:
+    # `coldseal cat ... | head -c 10`: the reader leaving early is not a failure.
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("coldseal")),
+            "cat",
+            str(sealed),
+            "big.bin",
+            "--trust",
+            str(keys.public),
+            "--kek",
+            str(keys.kek),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    assert len(proc.stdout.read(10)) == 10
+    proc.stdout.close()
+    _, err = proc.communicate()
+    assert proc.returncode == 0
+    assert err == b""
