@@ -31,6 +31,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (src / "big.bin").write_bytes(os.urandom(10 * CHUNK + 123))
     (src / "mid.txt").write_text("line %d\n" * 3000 % tuple(range(3000)))
     (src / "empty").write_bytes(b"")
+    (src / "huge.bin").write_bytes(os.urandom(400_000))  # more than a pipe buffer holds
     return src
 
 
