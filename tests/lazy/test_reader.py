@@ -301,7 +301,7 @@ def test_a_closed_pipe_is_not_an_error(sealed: Path, keys: Keys) -> None:
             str(Path(sys.executable).with_name("coldseal")),
             "cat",
             str(sealed),
-            "big.bin",
+            "huge.bin",
             "--trust",
             str(keys.public),
             "--kek",
