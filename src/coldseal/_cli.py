@@ -356,6 +356,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CMD",
         help="on an integrity failure, run CMD with the event as JSON on stdin",
     )
+    endpoint = _Parser(add_help=False)
+    endpoint.add_argument(
+        "--endpoint-url", metavar="URL", help="S3 endpoint (default: AWS_ENDPOINT_URL, else AWS)"
+    )
+    # What every command that trusts an archive's contents takes.
+    reading = _Parser(add_help=False, parents=[endpoint])
+    reading.add_argument(
+        "--trust",
+        action="append",
+        required=True,
+        metavar="PUBFILE",
+        help="trusted Ed25519 public key (repeatable)",
+    )
+    reading.add_argument("--name", help="the archive name to expect")
+    reading.add_argument(
+        "--min-version", type=_non_negative_int, default=None, help="refuse versions below this"
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     check = sub.add_parser(
@@ -425,26 +442,17 @@ def build_parser() -> argparse.ArgumentParser:
     seal.set_defaults(func=_cmd_seal)
 
     verify = sub.add_parser(
-        parents=[common], name="verify", help="verify a sealed archive, optionally extracting it"
+        parents=[common, reading],
+        name="verify",
+        help="verify a sealed archive, optionally extracting it",
     )
     verify.add_argument("source", help="SEALED folder (or s3://BUCKET/PREFIX)")
-    verify.add_argument(
-        "--trust",
-        action="append",
-        required=True,
-        metavar="PUBFILE",
-        help="trusted Ed25519 public key (repeatable)",
-    )
     verify.add_argument(
         "--kek",
         metavar="FILE",
         help="key-encryption key; without it only ciphertext leaves are checked",
     )
-    verify.add_argument("--name", help="the archive name to expect")
     verify.add_argument("--out", metavar="DIR", help="extract the verified files here")
-    verify.add_argument(
-        "--min-version", type=_non_negative_int, default=None, help="refuse versions below this"
-    )
     verify.add_argument(
         "--state",
         metavar="FILE",
@@ -471,9 +479,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="fail (exit 3) if storage reads are not done within this time",
     )
     verify.add_argument(
-        "--endpoint-url", metavar="URL", help="S3 endpoint (default: AWS_ENDPOINT_URL, else AWS)"
-    )
-    verify.add_argument(
         "--request-size",
         type=_size,
         default=None,
@@ -484,34 +489,23 @@ def build_parser() -> argparse.ArgumentParser:
     verify.set_defaults(func=_cmd_verify)
 
     pub = sub.add_parser(
-        parents=[common], name="publish", help="upload a SEALED folder to s3://BUCKET/PREFIX"
+        parents=[common, endpoint],
+        name="publish",
+        help="upload a SEALED folder to s3://BUCKET/PREFIX",
     )
     pub.add_argument("sealed", help="SEALED folder made by seal")
     pub.add_argument("url", help="s3://BUCKET/PREFIX")
-    pub.add_argument(
-        "--endpoint-url", metavar="URL", help="S3 endpoint (default: AWS_ENDPOINT_URL, else AWS)"
-    )
     pub.add_argument("--json", action="store_true", help="print the report as JSON")
     pub.set_defaults(func=_cmd_publish)
 
     cat = sub.add_parser(
-        parents=[common], name="cat", help="write one verified file of an archive to stdout"
+        parents=[common, reading],
+        name="cat",
+        help="write one verified file of an archive to stdout",
     )
     cat.add_argument("source", help="SEALED folder or s3://BUCKET/PREFIX")
     cat.add_argument("path", help="file path inside the archive")
-    cat.add_argument(
-        "--trust",
-        action="append",
-        required=True,
-        metavar="PUBFILE",
-        help="trusted Ed25519 public key (repeatable)",
-    )
     cat.add_argument("--kek", required=True, metavar="FILE", help="key-encryption key")
-    cat.add_argument("--name", help="the archive name to expect")
-    cat.add_argument(
-        "--min-version", type=_non_negative_int, default=None, help="refuse versions below this"
-    )
-    cat.add_argument("--endpoint-url", metavar="URL", help="S3 endpoint")
     cat.set_defaults(func=_cmd_cat)
 
     rk = sub.add_parser(
@@ -530,10 +524,11 @@ def build_parser() -> argparse.ArgumentParser:
     rk.set_defaults(func=_cmd_rekey)
 
     inspect = sub.add_parser(
-        parents=[common], name="inspect", help="print the manifest's public fields (no key needed)"
+        parents=[common, endpoint],
+        name="inspect",
+        help="print the manifest's public fields (no key needed)",
     )
     inspect.add_argument("source", help="SEALED folder (or s3://BUCKET/PREFIX)")
-    inspect.add_argument("--endpoint-url", metavar="URL", help="S3 endpoint")
     inspect.add_argument("--json", action="store_true", help="print JSON")
     inspect.set_defaults(func=_cmd_inspect)
     return parser

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import os
 import random
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from coldseal import _native
 from coldseal._cpus import granted_cpus
-from coldseal._parallel import ChunkOpener
+from coldseal._parallel import ChunkOpener, ThreadContexts, ordered_map
 from coldseal.errors import IntegrityError
 from coldseal.examples import HELLO_APP
 
@@ -55,18 +53,15 @@ def run(size: int = 64 << 20, threads: int | None = None) -> dict[str, Any]:
     dek, archive_id = os.urandom(_native.KEY_LEN), os.urandom(_native.ARCHIVE_ID_LEN)
     spans = [(i, off, min(CHUNK, size - off)) for i, off in enumerate(range(0, size, CHUNK))]
 
-    local = threading.local()
+    contexts = ThreadContexts(dek, archive_id, CHUNK)
 
     def seal(span: tuple[int, int, int]) -> tuple[bytes, bytes]:
-        if not hasattr(local, "ctx"):
-            local.ctx = _native.ChunkContext(dek, archive_id, CHUNK)
         index, off, length = span
-        sealed: tuple[bytes, bytes] = local.ctx.seal(index, view[off : off + length])
-        return sealed
+        return contexts.get().seal(index, view[off : off + length])
 
     start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        sealed = list(pool.map(seal, spans))
+    sealed = list(ordered_map(seal, spans, threads, 2 * threads + 2))
+    contexts.close()
     seal_s = time.perf_counter() - start
     leaves = b"".join(leaf for _, leaf in sealed)
     root = _native.merkle_root(leaves)

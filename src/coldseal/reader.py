@@ -35,7 +35,7 @@ from coldseal.format import manifest as mf
 from coldseal.format import tail
 from coldseal.format.paths import DIR, FILE, SYMLINK
 from coldseal.storage import open_storage
-from coldseal.verifier import check_policy
+from coldseal.verifier import check_policy, unwrap_dek
 
 if TYPE_CHECKING:
     import os
@@ -376,11 +376,7 @@ def open_archive(
         signed = mf.decode(bytes(raw))
         m = signed.manifest
         check_policy(signed, trust, threshold=threshold, name=name, min_version=min_version)
-        if m.dek.kek_id != kek.key_id:
-            raise IntegrityError(
-                f"the data key is wrapped under KEK {m.dek.kek_id}, not the given KEK {kek.key_id}"
-            )
-        dek = kek.unwrap(m.dek.wrapped, m.archive_id)
+        dek = unwrap_dek(kek, m)
         try:
             contexts = ThreadContexts(dek, m.archive_id, m.chunk_size)
         finally:

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from coldseal._atomic import fsync_dir
-from coldseal.errors import IntegrityError, StorageError, UsageError
+from coldseal.errors import StorageError, UsageError
 from coldseal.format import manifest as mf
 from coldseal.storage.local import LocalStorage
+from coldseal.verifier import unwrap_dek
 
 if TYPE_CHECKING:
     from coldseal.keys import Kek, SigningKey
@@ -52,14 +53,9 @@ def rekey(
     finally:
         storage.close()
     manifest = signed.manifest
-    if manifest.dek.kek_id != old_kek.key_id:
-        raise IntegrityError(
-            f"the data key is wrapped under KEK {manifest.dek.kek_id}, not the given old "
-            f"KEK {old_kek.key_id}"
-        )
     if new_kek.key_id == old_kek.key_id:
         raise UsageError("the new KEK is the same key as the old one")
-    dek = old_kek.unwrap(manifest.dek.wrapped, manifest.archive_id)
+    dek = unwrap_dek(old_kek, manifest)
     try:
         wrapped = new_kek.wrap(dek, manifest.archive_id)
     finally:

@@ -365,7 +365,7 @@ def verify(
             with trust_state.locked(state) as archives:
                 trust_state.check(archives, manifest)
         lap("manifest")
-        dek = _unwrap(kek, manifest) if kek is not None else None
+        dek = unwrap_dek(kek, manifest) if kek is not None else None
         lap("keys")
         try:
             spans, leaves = load_layout(storage, manifest)
@@ -398,7 +398,8 @@ def verify(
     )
 
 
-def _unwrap(kek: Kek, manifest: mf.Manifest) -> bytearray:
+def unwrap_dek(kek: Kek, manifest: mf.Manifest) -> bytearray:
+    """The archive's data key (wipe it after use); IntegrityError for the wrong KEK."""
     if manifest.dek.kek_id != kek.key_id:
         raise IntegrityError(
             f"the data key is wrapped under KEK {manifest.dek.kek_id}, not the given "

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from coldseal import _native
 from coldseal.errors import IntegrityError
 from coldseal.format import canonical
 
@@ -82,15 +83,6 @@ class ManifestError(IntegrityError):
 def payload_name(archive_id: bytes) -> str:
     """The payload object's name: unique to the archive, so versions never collide."""
     return f"payload-{archive_id.hex()}.bin"
-
-
-def tree_len(n: int) -> int:
-    """Hashes in all rows of a Merkle tree of ``n`` leaves (same as the C core)."""
-    total = n
-    while n > 1:
-        n = (n + 1) // 2
-        total += n
-    return total
 
 
 @dataclass(frozen=True)
@@ -310,7 +302,7 @@ def parse_body(obj: object) -> Manifest:
         raise _fail("table_offset is outside what the chunks can occupy")
     if tree_offset != table_offset + 8 * chunk_count:
         raise _fail("tree_offset does not follow the chunk table")
-    if payload_size != tree_offset + HASH_LEN * tree_len(chunk_count):
+    if payload_size != tree_offset + HASH_LEN * _native.merkle_tree_len(chunk_count):
         raise _fail("payload_size does not match the chunk table and tree")
     index_offset = _int(body, "index_offset", 0, plain_size)
     index_size = _int(body, "index_size", 0, MAX_INDEX_SIZE)
