@@ -85,7 +85,7 @@ def test_verify_naive_python(benchmark, big_archive: Path, bench_keys) -> None:
     assert signed.trusted_signers([pub])
     spans, leaves = load_layout(storage, m)
     dek = kek.unwrap(m.dek.wrapped, m.archive_id)
-    aesgcm = AESGCM(bytes(dek))
+    aesgcm = AESGCM(bytes(dek.byte(i) for i in range(len(dek))))
     path = big_archive / m.payload
 
     def naive() -> None:

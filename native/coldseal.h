@@ -263,6 +263,43 @@ typedef struct {
 int cs_open_chunks(const uint8_t *dek, const uint8_t *archive_id, size_t max_chunk,
                    cs_open_job *jobs, size_t n, unsigned threads);
 
+/* ---- protected key memory ---------------------------------------------
+ * KEKs and data keys live in cs_secret buffers: each in a private anonymous
+ * mapping of its own, locked in RAM (mlock) so it is never written to swap,
+ * excluded from core dumps (MADV_DONTDUMP) and wiped in a child after fork
+ * (MADV_WIPEONFORK), then cleansed and unmapped by cs_secret_free(). Locking
+ * can fail under RLIMIT_MEMLOCK; that is reported in the flags, not as an
+ * error, because refusing to run would be worse than running unlocked. */
+#define CS_SECRET_MAX 4096        /* largest secret buffer */
+#define CS_SECRET_LOCKED 1        /* mlock succeeded */
+#define CS_SECRET_NODUMP 2        /* MADV_DONTDUMP succeeded */
+#define CS_SECRET_WIPEONFORK 4    /* MADV_WIPEONFORK succeeded */
+typedef struct cs_secret cs_secret;
+
+/** cs_secret_new() : `len` (1..CS_SECRET_MAX) zeroed bytes of protected
+ * memory. @return CS_OK, CS_ERR_ARG, CS_ERR_NOMEM. *out is NULL on failure. */
+int cs_secret_new(size_t len, cs_secret **out);
+
+/** cs_secret_data() : the buffer, valid until cs_secret_free(). */
+uint8_t *cs_secret_data(cs_secret *s);
+
+/** cs_secret_len() : the length given to cs_secret_new(). */
+size_t cs_secret_len(const cs_secret *s);
+
+/** cs_secret_flags() : which protections are in force (CS_SECRET_* bits). */
+int cs_secret_flags(const cs_secret *s);
+
+/** cs_secret_random() : fill the whole buffer from the CSPRNG (RAND_bytes).
+ * @return CS_OK or CS_ERR_CRYPTO (the buffer is then zeroed). */
+int cs_secret_random(cs_secret *s);
+
+/** cs_secret_equal() : 1 if both secrets have the same length and bytes,
+ * compared in constant time; else 0. */
+int cs_secret_equal(const cs_secret *a, const cs_secret *b);
+
+/** cs_secret_free() : cleanse, unlock and unmap (NULL is a no-op). */
+void cs_secret_free(cs_secret *s);
+
 /* cffi:end */
 
 #ifdef __cplusplus

@@ -109,3 +109,11 @@ def sealed_hello(tmp_path_factory: pytest.TempPathFactory, keys: Keys) -> Path:
     )
     assert result.code == 0, result.err
     return sealed
+
+
+def secret_bytes(secret: object) -> bytes:
+    """A test's copy of a protected secret's bytes (never done by the library)."""
+    from coldseal._native import Secret  # noqa: PLC0415
+
+    assert isinstance(secret, Secret)
+    return bytes(secret.byte(i) for i in range(len(secret)))

@@ -22,6 +22,7 @@ from coldseal.errors import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from coldseal import hashing
+    from coldseal.keyproviders import KeyProvider, load_kek
     from coldseal.keys import Kek, PublicKey, SigningKey, keygen
     from coldseal.reader import Archive, open  # noqa: A004 - coldseal.open, on purpose
     from coldseal.sealer import SealReport, seal
@@ -33,6 +34,7 @@ __all__ = [
     "CoreError",
     "IntegrityError",
     "Kek",
+    "KeyProvider",
     "PublicKey",
     "Report",
     "SealReport",
@@ -43,6 +45,7 @@ __all__ = [
     "__version__",
     "hashing",
     "keygen",
+    "load_kek",
     "open",
     "seal",
     "verify",
@@ -55,6 +58,8 @@ _LAZY_ATTRS = {
     "PublicKey": "coldseal.keys",
     "SigningKey": "coldseal.keys",
     "keygen": "coldseal.keys",
+    "KeyProvider": "coldseal.keyproviders",
+    "load_kek": "coldseal.keyproviders",
     "Archive": "coldseal.reader",
     "open": "coldseal.reader",
     "SealReport": "coldseal.sealer",

@@ -95,11 +95,12 @@ class _Progress:
 
 
 def _cmd_seal(args: argparse.Namespace) -> int:
-    from coldseal.keys import Kek, SigningKey  # noqa: PLC0415
+    from coldseal.keyproviders import load_kek  # noqa: PLC0415
+    from coldseal.keys import SigningKey  # noqa: PLC0415
     from coldseal.sealer import seal  # noqa: PLC0415
 
     signing = [SigningKey.load(p) for p in args.signing_key]
-    kek = Kek.load(args.kek)
+    kek = load_kek(args.kek)
     expires = None
     if args.expires_in is not None:
         import time  # noqa: PLC0415
@@ -129,7 +130,7 @@ def _cmd_seal(args: argparse.Namespace) -> int:
         version=report.version,
         archive_id=report.archive_id,
         merkle_root=report.merkle_root,
-        kek_id=kek.key_id,
+        kek_id=report.kek_id,
         signers=[k.key_id for k in signing],
     )
     if args.json:
@@ -145,11 +146,12 @@ def _cmd_seal(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from coldseal.keys import Kek, PublicKey  # noqa: PLC0415
+    from coldseal.keyproviders import load_kek  # noqa: PLC0415
+    from coldseal.keys import PublicKey  # noqa: PLC0415
     from coldseal.verifier import verify  # noqa: PLC0415
 
     trust = [PublicKey.load(p) for p in args.trust]
-    kek = Kek.load(args.kek) if args.kek else None
+    kek = load_kek(args.kek) if args.kek else None
     progress = _progress_callback(args, "verifying")
     try:
         report = verify(
@@ -216,11 +218,12 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
 
 def _cmd_cat(args: argparse.Namespace) -> int:
-    from coldseal.keys import Kek, PublicKey  # noqa: PLC0415
+    from coldseal.keyproviders import load_kek  # noqa: PLC0415
+    from coldseal.keys import PublicKey  # noqa: PLC0415
     from coldseal.reader import cat, open_archive  # noqa: PLC0415
 
     trust = [PublicKey.load(p) for p in args.trust]
-    kek = Kek.load(args.kek)
+    kek = load_kek(args.kek)
     try:
         with open_archive(
             args.source,
@@ -243,11 +246,17 @@ def _cmd_cat(args: argparse.Namespace) -> int:
 
 
 def _cmd_rekey(args: argparse.Namespace) -> int:
-    from coldseal.keys import Kek, SigningKey  # noqa: PLC0415
+    from coldseal.keyproviders import load_kek  # noqa: PLC0415
+    from coldseal.keys import SigningKey  # noqa: PLC0415
     from coldseal.rekey import rekey  # noqa: PLC0415
 
     signing = [SigningKey.load(p) for p in args.signing_key]
-    old, new = Kek.load(args.kek), Kek.load(args.new_kek)
+    old = load_kek(args.kek)
+    try:
+        new = load_kek(args.new_kek)
+    except BaseException:
+        old.close()
+        raise
     try:
         report = rekey(args.sealed, old_kek=old, new_kek=new, signing_keys=signing)
     finally:
@@ -264,6 +273,32 @@ def _cmd_rekey(args: argparse.Namespace) -> int:
         f"rekeyed {report.name} version {report.version}: data key now wrapped under KEK "
         f"{report.new_kek_id} (was {report.old_kek_id}), manifest re-signed; payload untouched"
     )
+    return EXIT_OK
+
+
+def _cmd_keyring(args: argparse.Namespace) -> int:
+    from coldseal.keyproviders import keyring  # noqa: PLC0415
+    from coldseal.keys import Kek  # noqa: PLC0415
+
+    action = args.keyring_action
+    if action in ("new", "add"):
+        kek = Kek.generate() if action == "new" else Kek.load(args.kek_file)
+        with kek:
+            current = not args.no_current if action == "new" else args.current
+            kid = keyring.add(args.dir, kek, make_current=current)
+        print(f"keyring {args.dir}: added KEK {kid}{' (current)' if current else ''}")
+    elif action == "use":
+        keyring.use(args.dir, args.key_id)
+        print(f"keyring {args.dir}: new archives are wrapped under KEK {args.key_id}")
+    else:
+        ring = keyring.Keyring(args.dir)
+        ids = ring.ids()
+        try:
+            current = ring.current_id() if ids else None
+        except UsageError:
+            current = None
+        for kid in ids:
+            print(f"{kid}{'  current' if kid == current else ''}")
     return EXIT_OK
 
 
@@ -339,6 +374,10 @@ def _size(text: str) -> int:
     return value
 
 
+_KEK_FORMS = "a KEK file, keyring:DIR or kms:KEY_ID_OR_ARN"
+_KEK_HELP = "key-encryption key: " + _KEK_FORMS
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = _Parser(
@@ -409,7 +448,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="Ed25519 private key (repeat to add signatures)",
     )
-    seal.add_argument("--kek", required=True, metavar="FILE", help="key-encryption key file")
+    seal.add_argument("--kek", required=True, metavar="KEK", help=_KEK_HELP)
     seal.add_argument("--name", help="archive name (default: INPUT's base name)")
     seal.add_argument(
         "--version",
@@ -449,8 +488,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("source", help="SEALED folder (or s3://BUCKET/PREFIX)")
     verify.add_argument(
         "--kek",
-        metavar="FILE",
-        help="key-encryption key; without it only ciphertext leaves are checked",
+        metavar="KEK",
+        help=_KEK_HELP + "; without it only ciphertext leaves are checked",
     )
     verify.add_argument("--out", metavar="DIR", help="extract the verified files here")
     verify.add_argument(
@@ -505,14 +544,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cat.add_argument("source", help="SEALED folder or s3://BUCKET/PREFIX")
     cat.add_argument("path", help="file path inside the archive")
-    cat.add_argument("--kek", required=True, metavar="FILE", help="key-encryption key")
+    cat.add_argument("--kek", required=True, metavar="KEK", help=_KEK_HELP)
     cat.set_defaults(func=_cmd_cat)
 
     rk = sub.add_parser(
         parents=[common], name="rekey", help="rewrap the data key under a new KEK and re-sign"
     )
     rk.add_argument("sealed", help="SEALED folder")
-    rk.add_argument("--kek", required=True, metavar="OLD", help="the KEK the key is wrapped under")
+    rk.add_argument(
+        "--kek",
+        required=True,
+        metavar="OLD",
+        help="the KEK the key is wrapped under (" + _KEK_FORMS + ")",
+    )
     rk.add_argument("--new-kek", required=True, metavar="NEW", help="the KEK to wrap it under")
     rk.add_argument(
         "--signing-key",
@@ -522,6 +566,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="Ed25519 private key to re-sign with (repeatable)",
     )
     rk.set_defaults(func=_cmd_rekey)
+
+    ring = sub.add_parser(
+        parents=[common], name="keyring", help="manage a keyring folder of KEKs (rotation)"
+    )
+    ring_sub = ring.add_subparsers(dest="keyring_action", required=True, parser_class=_Parser)
+    ring_new = ring_sub.add_parser("new", help="generate a KEK into the keyring")
+    ring_new.add_argument("dir", help="keyring folder (created 0700 if missing)")
+    ring_new.add_argument(
+        "--no-current", action="store_true", help="do not make it the KEK new archives use"
+    )
+    ring_add = ring_sub.add_parser("add", help="copy an existing KEK file into the keyring")
+    ring_add.add_argument("dir", help="keyring folder (created 0700 if missing)")
+    ring_add.add_argument("kek_file", metavar="KEKFILE", help="a data.kek file")
+    ring_add.add_argument("--current", action="store_true", help="make it the current KEK")
+    ring_use = ring_sub.add_parser("use", help="make KEY_ID the KEK new archives use")
+    ring_use.add_argument("dir", help="keyring folder")
+    ring_use.add_argument("key_id", metavar="KEY_ID", help="16-hex key id")
+    ring_list = ring_sub.add_parser("list", help="list the key ids held, marking the current")
+    ring_list.add_argument("dir", help="keyring folder")
+    ring.set_defaults(func=_cmd_keyring)
 
     inspect = sub.add_parser(
         parents=[common, endpoint],

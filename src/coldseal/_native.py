@@ -15,7 +15,7 @@ at a time; create one per thread.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Self
 
 from coldseal._core import ffi, lib
 from coldseal._version import __version__
@@ -109,23 +109,138 @@ def _raise(status: int, what: str, *, chunk: int | None = None, reading: bool = 
     raise CoreError(f"{what}: {strerror(status)}", status=status)
 
 
-def _in(data: BytesLike) -> object:
-    """A zero-copy C view of a readable buffer."""
+def _in(data: BytesLike | Secret) -> object:
+    """A zero-copy C view of a readable buffer (or a secret's own memory)."""
+    if isinstance(data, Secret):
+        return data.pointer()
     return ffi.from_buffer(data)
 
 
-def _out(buf: bytearray | memoryview) -> object:
-    """A zero-copy C view of a writable buffer."""
+def _out(buf: bytearray | memoryview | Secret) -> object:
+    """A zero-copy C view of a writable buffer (or a secret's own memory)."""
+    if isinstance(buf, Secret):
+        return buf.pointer()
     return ffi.from_buffer(buf, require_writable=True)
 
 
-def _check_len(name: str, data: BytesLike, length: int) -> None:
-    if memoryview(data).nbytes != length:
+def _check_len(name: str, data: BytesLike | Secret, length: int) -> None:
+    if _nbytes(data) != length:
         raise UsageError(f"{name} must be {length} bytes")
 
 
-def _nbytes(data: BytesLike) -> int:
+def _nbytes(data: BytesLike | Secret) -> int:
+    if isinstance(data, Secret):
+        return len(data)
     return memoryview(data).nbytes
+
+
+# ---- protected key memory ---------------------------------------------------
+
+SECRET_MAX: Final[int] = lib.CS_SECRET_MAX
+SECRET_LOCKED: Final[int] = lib.CS_SECRET_LOCKED
+SECRET_NODUMP: Final[int] = lib.CS_SECRET_NODUMP
+SECRET_WIPEONFORK: Final[int] = lib.CS_SECRET_WIPEONFORK
+
+
+class Secret:
+    """Key bytes in C-owned memory: locked, left out of core dumps, wiped on close.
+
+    Python code passes the handle itself to the core's functions (they accept
+    a ``Secret`` wherever they take a key) instead of copying the bytes into
+    ``bytes`` objects that the interpreter can neither lock nor wipe. The
+    memory is released by :meth:`close` (or when the handle is collected);
+    using a closed secret raises ``UsageError`` rather than touching freed
+    memory.
+    """
+
+    __slots__ = ("__weakref__", "_len", "_ptr", "_s")
+
+    def __init__(self, length: int) -> None:
+        """``length`` zero bytes of protected memory."""
+        if not 1 <= length <= SECRET_MAX:
+            raise UsageError(f"a secret is 1 to {SECRET_MAX} bytes")
+        holder = ffi.new("cs_secret **")
+        _raise(lib.cs_secret_new(length, holder), "protected key memory")
+        self._s: object = ffi.gc(holder[0], lib.cs_secret_free)
+        self._ptr: object = lib.cs_secret_data(self._s)
+        self._len = length
+
+    @classmethod
+    def random(cls, length: int) -> Secret:
+        """``length`` bytes from the CSPRNG, generated straight into protected memory."""
+        secret = cls(length)
+        _raise(lib.cs_secret_random(secret._s), "random key")
+        return secret
+
+    @classmethod
+    def copy_of(cls, data: BytesLike | Secret) -> Secret:
+        """Protected copy of another secret, or of key bytes that had to arrive as a buffer."""
+        secret = cls(_nbytes(data))
+        ffi.memmove(secret.pointer(), _in(data), secret._len)
+        return secret
+
+    def pointer(self) -> object:
+        """The C pointer to the bytes; only for this module's calls."""
+        if self._ptr is None:
+            raise UsageError("the key was already released")
+        return self._ptr
+
+    def set_byte(self, index: int, value: int) -> None:
+        """Write one byte (decoders fill a secret without a Python copy of it)."""
+        if not 0 <= index < self._len:
+            raise UsageError("secret index out of range")
+        self.pointer()[index] = value  # type: ignore[index]
+
+    def byte(self, index: int) -> int:
+        """Read one byte (encoders read a secret without a Python copy of it)."""
+        if not 0 <= index < self._len:
+            raise UsageError("secret index out of range")
+        return int(self.pointer()[index])  # type: ignore[index]
+
+    def equals(self, other: Secret) -> bool:
+        """Constant-time comparison of two secrets."""
+        self.pointer()
+        other.pointer()
+        return bool(lib.cs_secret_equal(self._s, other._s))
+
+    @property
+    def protections(self) -> frozenset[str]:
+        """Which protections the kernel granted: locked, nodump, wipeonfork."""
+        flags = int(lib.cs_secret_flags(self._s)) if self._ptr is not None else 0
+        names = {SECRET_LOCKED: "locked", SECRET_NODUMP: "nodump", SECRET_WIPEONFORK: "wipeonfork"}
+        return frozenset(name for bit, name in names.items() if flags & bit)
+
+    @property
+    def closed(self) -> bool:
+        """Whether the memory has been wiped and released."""
+        return self._ptr is None
+
+    def close(self) -> None:
+        """Wipe, unlock and release the memory now (idempotent)."""
+        if self._ptr is not None:
+            self._ptr = None
+            ffi.gc(self._s, None)  # detach the collector's free: it happens now, once
+            lib.cs_secret_free(self._s)
+
+    def __len__(self) -> int:
+        """The secret's length in bytes."""
+        return self._len
+
+    def __enter__(self) -> Self:
+        """Use as a context manager that closes on exit."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Wipe and release."""
+        self.close()
+
+    def __repr__(self) -> str:
+        """Never the bytes."""
+        return f"Secret({self._len} bytes{', closed' if self._ptr is None else ''})"
+
+    def __reduce__(self) -> str | tuple[object, ...]:
+        """Refuse pickling: a key must not travel as bytes."""
+        raise TypeError("a Secret cannot be pickled")
 
 
 # ---- BLAKE3 -----------------------------------------------------------------
@@ -152,7 +267,7 @@ def _b3_key(mode: int, key: BytesLike | None) -> tuple[object, int]:
 
 
 def b3_hash(
-    data: BytesLike,
+    data: BytesLike | Secret,
     *,
     mode: int = MODE_HASH,
     key: BytesLike | None = None,
@@ -204,14 +319,14 @@ class Blake3Hasher:
 class AeadContext:
     """AES-256-GCM under one key, keyed once and reused for many messages."""
 
-    def __init__(self, key: BytesLike) -> None:
+    def __init__(self, key: BytesLike | Secret) -> None:
         """Key a context; the key schedule is cleansed when the object dies."""
         _check_len("key", key, KEY_LEN)
         holder = ffi.new("cs_aead **")
         _raise(lib.cs_aead_new(_in(key), holder), "AES-GCM context")
         self._ctx = ffi.gc(holder[0], lib.cs_aead_free)
 
-    def seal(self, nonce: BytesLike, aad: BytesLike, plaintext: BytesLike) -> bytes:
+    def seal(self, nonce: BytesLike, aad: BytesLike, plaintext: BytesLike | Secret) -> bytes:
         """Encrypt; returns ciphertext || tag."""
         _check_len("nonce", nonce, NONCE_LEN)
         n = _nbytes(plaintext)
@@ -231,7 +346,11 @@ class AeadContext:
         return bytes(out)
 
     def open_into(
-        self, nonce: BytesLike, aad: BytesLike, sealed: BytesLike, out: bytearray | memoryview
+        self,
+        nonce: BytesLike,
+        aad: BytesLike,
+        sealed: BytesLike,
+        out: bytearray | memoryview | Secret,
     ) -> None:
         """Decrypt ciphertext || tag into ``out``; on a bad tag ``out`` is zeroed."""
         _check_len("nonce", nonce, NONCE_LEN)
@@ -239,7 +358,7 @@ class AeadContext:
         n = total - TAG_LEN
         if n < 0:
             raise IntegrityError("AES-GCM message failed verification", status=ERR_AUTH)
-        if memoryview(out).nbytes != n:
+        if _nbytes(out) != n:
             raise UsageError(f"output buffer must be {n} bytes")
         view = memoryview(sealed)
         rc = lib.cs_aead_open(
@@ -383,7 +502,7 @@ class ChunkContext:
     """Per-thread state for sealing and opening the chunks of one archive."""
 
     def __init__(
-        self, dek: BytesLike, archive_id: BytesLike, max_chunk: int, level: int = 3
+        self, dek: BytesLike | Secret, archive_id: BytesLike, max_chunk: int, level: int = 3
     ) -> None:
         """Key schedule, zstd contexts and scratch for chunks up to ``max_chunk`` bytes."""
         _check_len("data key", dek, KEY_LEN)
@@ -451,7 +570,11 @@ class OpenJob:
 
 
 def open_chunks(
-    dek: BytesLike, archive_id: BytesLike, max_chunk: int, jobs: Sequence[OpenJob], threads: int
+    dek: BytesLike | Secret,
+    archive_id: BytesLike,
+    max_chunk: int,
+    jobs: Sequence[OpenJob],
+    threads: int,
 ) -> list[int]:
     """Open a batch on the core's own thread pool; returns each job's status.
 

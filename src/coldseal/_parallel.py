@@ -31,10 +31,10 @@ class ThreadContexts:
     """One chunk context per thread, created on first use, for one archive."""
 
     def __init__(
-        self, dek: BytesLike, archive_id: BytesLike, max_chunk: int, level: int = 3
+        self, dek: BytesLike | _native.Secret, archive_id: BytesLike, max_chunk: int, level: int = 3
     ) -> None:
         """Remember how to build contexts; none is built until a thread asks."""
-        self._dek = bytearray(dek)
+        self._dek = _native.Secret.copy_of(dek)
         self._archive_id = bytes(archive_id)
         self._max_chunk = max_chunk
         self._level = level
@@ -50,7 +50,7 @@ class ThreadContexts:
 
     def close(self) -> None:
         """Wipe the key copy; contexts die with their threads."""
-        self._dek[:] = bytes(len(self._dek))
+        self._dek.close()
 
 
 def ordered_map(fn: Callable[[T], R], items: Iterable[T], threads: int, window: int) -> Iterator[R]:
@@ -76,7 +76,9 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], threads: int, window: 
 class ChunkOpener:
     """A pool of threads that verify and open chunks of one archive."""
 
-    def __init__(self, dek: BytesLike, archive_id: BytesLike, max_chunk: int, threads: int) -> None:
+    def __init__(
+        self, dek: BytesLike | _native.Secret, archive_id: BytesLike, max_chunk: int, threads: int
+    ) -> None:
         """Start a pool of ``threads`` workers for chunks of up to ``max_chunk`` bytes."""
         if threads < 1:
             raise ValueError("threads must be at least 1")

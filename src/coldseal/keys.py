@@ -20,12 +20,10 @@ the archive id as associated data, by the C core (the same OpenSSL EVP code
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from coldseal.errors import IntegrityError, StorageError, UsageError
 
@@ -34,6 +32,10 @@ if TYPE_CHECKING:
         Ed25519PrivateKey,
         Ed25519PublicKey,
     )
+
+    from coldseal._native import Secret
+    from coldseal.format.manifest import WrappedDek
+    from coldseal.keyproviders import DekContext
 
 SIGNING_KEY_FILE = "signing.key"
 PUBLIC_KEY_FILE = "signing.pub"
@@ -49,11 +51,13 @@ _KEK_ID_CONTEXT = "coldseal v1 kek id"
 _WRAP_AAD_PREFIX = b"coldseal v1 dek wrap"
 
 
-def key_id(context: str, raw: bytes | bytearray) -> str:
+def key_id(context: str, raw: bytes | bytearray | Secret) -> str:
     """A 16-hex-digit public name for a key."""
-    from coldseal.hashing import blake3  # noqa: PLC0415 - loads the C core
+    from coldseal import _native  # noqa: PLC0415 - loads the C core
 
-    return blake3(raw, derive_key_context=context, length=8).hex()
+    return _native.b3_hash(
+        raw, mode=_native.MODE_DERIVE_KEY, key=context.encode(), length=8
+    ).hex()
 
 
 def wipe(buf: bytearray) -> None:
@@ -186,47 +190,81 @@ class PublicKey:
 
 
 class Kek:
-    """A local key-encryption key: 32 secret bytes held in a wipeable buffer."""
+    """A local key-encryption key: 32 secret bytes in protected C memory.
 
-    def __init__(self, secret: bytes | bytearray) -> None:
-        """Take a copy of the 32 key bytes."""
+    The key lives in a :class:`~coldseal._native.Secret` (locked in RAM, left
+    out of core dumps, wiped on :meth:`close`); it never exists as Python
+    ``bytes``. A ``Kek`` is also a key provider (``coldseal.keyproviders``):
+    it makes, wraps and unwraps the data keys of ``local-aes-256-gcm``
+    archives.
+    """
+
+    scheme = "local-aes-256-gcm"
+
+    def __init__(self, secret: Secret, *, source: str = "memory") -> None:
+        """Take ownership of a 32-byte secret."""
         if len(secret) != KEY_LEN:
+            secret.close()
             raise UsageError("a KEK is 32 bytes")
-        self._secret = bytearray(secret)
-        self.key_id = key_id(_KEK_ID_CONTEXT, self._secret)
+        self._secret = secret
+        self.key_id = key_id(_KEK_ID_CONTEXT, secret)
+        self.spec = source
 
     @classmethod
     def generate(cls) -> Kek:
-        """A fresh random KEK."""
-        return cls(os.urandom(KEY_LEN))
+        """A fresh random KEK, generated straight into protected memory."""
+        from coldseal._native import Secret  # noqa: PLC0415
+
+        return cls(Secret.random(KEY_LEN))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes | bytearray | memoryview) -> Kek:
+        """A KEK from raw bytes the caller already holds (and should wipe)."""
+        from coldseal._native import Secret  # noqa: PLC0415
+
+        if memoryview(raw).nbytes != KEY_LEN:
+            raise UsageError("a KEK is 32 bytes")
+        return cls(Secret.copy_of(raw))
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Kek:
         """Load a ``data.kek`` file; refuses loose permissions and other formats."""
+        from coldseal._secret_codec import b64decode_into_secret  # noqa: PLC0415
+
         path = Path(path)
         data = bytearray(_read_key_file(path, secret=True))
         try:
-            fields = data.split()
-            if len(fields) != 2 or fields[0] != KEK_MAGIC.encode():
+            view = memoryview(data)
+            end = len(data)
+            while end and data[end - 1] in b" \t\r\n":
+                end -= 1
+            magic = KEK_MAGIC.encode() + b" "
+            if not data.startswith(magic):
                 raise UsageError(f"{path}: not a coldseal KEK file (expected '{KEK_MAGIC} ...')")
             try:
-                raw = bytearray(base64.b64decode(bytes(fields[1]), validate=True))
-            except binascii.Error:
+                secret = b64decode_into_secret(view[len(magic) : end])
+            except UsageError:
                 raise UsageError(f"{path}: the KEK is not valid base64") from None
-            if len(raw) != KEY_LEN:
-                raise UsageError(f"{path}: a KEK is {KEY_LEN} bytes, this one {len(raw)}")
-            try:
-                return cls(raw)
             finally:
-                wipe(raw)
+                view.release()
+            if len(secret) != KEY_LEN:
+                secret.close()
+                raise UsageError(f"{path}: a KEK is {KEY_LEN} bytes, this one is not")
+            return cls(secret, source=str(path))
         finally:
             wipe(data)
 
-    def file_bytes(self) -> bytes:
-        """The contents of a ``data.kek`` file holding this key."""
-        return f"{KEK_MAGIC} {base64.b64encode(bytes(self._secret)).decode()}\n".encode()
+    def file_bytes(self) -> bytearray:
+        """The contents of a ``data.kek`` file holding this key (wipe it after use)."""
+        from coldseal._secret_codec import b64encode_secret  # noqa: PLC0415
 
-    def wrap(self, dek: bytes | bytearray, archive_id: bytes) -> bytes:
+        encoded = b64encode_secret(self._secret)
+        try:
+            return bytearray(KEK_MAGIC.encode() + b" ") + encoded + b"\n"
+        finally:
+            wipe(encoded)
+
+    def wrap(self, dek: Secret | bytes | bytearray, archive_id: bytes) -> bytes:
         """Encrypt ``dek`` for the archive ``archive_id``: nonce || ciphertext || tag."""
         from coldseal import _native  # noqa: PLC0415
 
@@ -234,13 +272,13 @@ class Kek:
         sealed = _native.AeadContext(self._secret).seal(nonce, _WRAP_AAD_PREFIX + archive_id, dek)
         return nonce + sealed
 
-    def unwrap(self, wrapped: bytes, archive_id: bytes) -> bytearray:
-        """The DEK in a bytearray the caller wipes; IntegrityError for a wrong KEK."""
+    def unwrap(self, wrapped: bytes, archive_id: bytes) -> Secret:
+        """The DEK in protected memory (close it after use); IntegrityError for a wrong KEK."""
         from coldseal import _native  # noqa: PLC0415
 
         if len(wrapped) != WRAPPED_DEK_LEN:
             raise IntegrityError("the wrapped data key has the wrong length")
-        dek = bytearray(KEY_LEN)
+        dek = _native.Secret(KEY_LEN)
         try:
             _native.AeadContext(self._secret).open_into(
                 wrapped[:WRAP_NONCE_LEN],
@@ -249,14 +287,55 @@ class Kek:
                 dek,
             )
         except IntegrityError:
+            dek.close()
             raise IntegrityError(
                 f"the data key does not open with KEK {self.key_id} (wrong KEK?)"
             ) from None
         return dek
 
+    # -- the key-provider interface (coldseal.keyproviders.KeyProvider) --
+
+    def new_data_key(self, archive: DekContext) -> tuple[Secret, WrappedDek]:
+        """A fresh random DEK for a new archive, and its wrapped form."""
+        from coldseal import _native  # noqa: PLC0415
+
+        dek = _native.Secret.random(KEY_LEN)
+        try:
+            return dek, self.wrap_data_key(dek, archive)
+        except BaseException:
+            dek.close()
+            raise
+
+    def wrap_data_key(self, dek: Secret, archive: DekContext) -> WrappedDek:
+        """Wrap an existing DEK (rotation) under this KEK."""
+        from coldseal.format.manifest import WrappedDek  # noqa: PLC0415
+
+        return WrappedDek(self.scheme, self.key_id, self.wrap(dek, archive.archive_id))
+
+    def unwrap_data_key(self, wrapped: WrappedDek, archive: DekContext) -> Secret:
+        """Unwrap an archive's DEK; IntegrityError if it is not under this KEK."""
+        if wrapped.scheme != self.scheme:
+            raise UsageError(
+                f"the data key is wrapped by {wrapped.scheme}, and this KEK is a local key file"
+            )
+        if wrapped.kek_id != self.key_id:
+            raise IntegrityError(
+                f"the data key is wrapped under KEK {wrapped.kek_id}, not the given "
+                f"KEK {self.key_id}"
+            )
+        return self.unwrap(wrapped.wrapped, archive.archive_id)
+
     def close(self) -> None:
-        """Wipe the key bytes."""
-        wipe(self._secret)
+        """Wipe and release the key."""
+        self._secret.close()
+
+    def __enter__(self) -> Self:
+        """Use as a context manager that wipes the key on exit."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Wipe the key."""
+        self.close()
 
     def __repr__(self) -> str:
         """Name the key by its id, never its bytes."""
@@ -309,7 +388,11 @@ def keygen(directory: str | os.PathLike[str]) -> dict[str, Path]:
     try:
         _write_new(paths["signing_key"], pem, 0o600)
         _write_new(paths["public_key"], SigningKey(private).public.pem(), 0o644)
-        _write_new(paths["kek"], kek.file_bytes(), 0o600)
+        kek_text = kek.file_bytes()
+        try:
+            _write_new(paths["kek"], bytes(kek_text), 0o600)
+        finally:
+            wipe(kek_text)
     except BaseException:
         for path in paths.values():
             path.unlink(missing_ok=True)

@@ -43,7 +43,8 @@ if TYPE_CHECKING:
     from types import TracebackType
 
     from coldseal.format.index import Entry
-    from coldseal.keys import Kek, PublicKey
+    from coldseal.keyproviders import KeyProvider
+    from coldseal.keys import PublicKey
     from coldseal.storage import Storage
 
 DEFAULT_CACHE_BYTES = 64 << 20
@@ -354,7 +355,7 @@ def open_archive(
     source: str | os.PathLike[str],
     *,
     trust: Sequence[PublicKey],
-    kek: Kek,
+    kek: KeyProvider,
     name: str | None = None,
     min_version: int | None = None,
     threshold: int = 1,
@@ -380,7 +381,7 @@ def open_archive(
         try:
             contexts = ThreadContexts(dek, m.archive_id, m.chunk_size)
         finally:
-            dek[:] = bytes(len(dek))
+            dek.close()
         base = m.index_sealed_offset
         tail_bytes = memoryview(storage.fetch(m.payload, base, m.payload_size - base))
         if len(tail_bytes) != m.payload_size - base or storage.size(m.payload) != m.payload_size:

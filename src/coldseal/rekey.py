@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING
 from coldseal._atomic import fsync_dir
 from coldseal.errors import StorageError, UsageError
 from coldseal.format import manifest as mf
+from coldseal.keyproviders import DekContext
 from coldseal.storage.local import LocalStorage
 from coldseal.verifier import unwrap_dek
 
 if TYPE_CHECKING:
-    from coldseal.keys import Kek, SigningKey
+    from coldseal.keyproviders import KeyProvider
+    from coldseal.keys import SigningKey
 
 
 @dataclass(frozen=True)
@@ -39,8 +41,8 @@ class RekeyReport:
 def rekey(
     sealed_path: str | os.PathLike[str],
     *,
-    old_kek: Kek,
-    new_kek: Kek,
+    old_kek: KeyProvider,
+    new_kek: KeyProvider,
     signing_keys: list[SigningKey],
 ) -> RekeyReport:
     """Rewrap the archive's data key under ``new_kek`` and re-sign its manifest."""
@@ -53,14 +55,14 @@ def rekey(
     finally:
         storage.close()
     manifest = signed.manifest
-    if new_kek.key_id == old_kek.key_id:
-        raise UsageError("the new KEK is the same key as the old one")
     dek = unwrap_dek(old_kek, manifest)
     try:
-        wrapped = new_kek.wrap(dek, manifest.archive_id)
+        wrapped = new_kek.wrap_data_key(dek, DekContext(manifest.name, manifest.archive_id))
     finally:
-        dek[:] = bytes(len(dek))
-    rekeyed = manifest.with_dek(mf.WrappedDek(manifest.dek.scheme, new_kek.key_id, wrapped))
+        dek.close()
+    if (wrapped.scheme, wrapped.kek_id) == (manifest.dek.scheme, manifest.dek.kek_id):
+        raise UsageError("the new KEK is the same key as the old one")
+    rekeyed = manifest.with_dek(wrapped)
     data = mf.sign(rekeyed, signing_keys).encode()
     target = folder / mf.MANIFEST_FILE
     tmp = folder / f".{mf.MANIFEST_FILE}.{os.getpid()}.tmp"
@@ -77,7 +79,7 @@ def rekey(
     return RekeyReport(
         name=manifest.name,
         version=manifest.version,
-        old_kek_id=old_kek.key_id,
-        new_kek_id=new_kek.key_id,
+        old_kek_id=manifest.dek.kek_id,
+        new_kek_id=wrapped.kek_id,
         signers=sorted(k.key_id for k in signing_keys),
     )

@@ -21,13 +21,16 @@ from coldseal._parallel import ThreadContexts, ordered_map
 from coldseal.errors import StorageError, UsageError
 from coldseal.format import manifest as mf
 from coldseal.format import tail
+from coldseal.keyproviders import DekContext
 from coldseal.sources import default_name, open_source
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
-    from coldseal.keys import Kek, SigningKey
+    from coldseal._native import Secret
+    from coldseal.keyproviders import KeyProvider
+    from coldseal.keys import SigningKey
     from coldseal.sources import Source
 
 DEFAULT_CHUNK_SIZE = 1 << 20
@@ -50,6 +53,7 @@ class SealReport:
     chunk_size: int
     threads: int
     seconds: float
+    kek_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -90,7 +94,7 @@ def seal(
     sealed_path: str | os.PathLike[str],
     *,
     signing_keys: list[SigningKey],
-    kek: Kek,
+    kek: KeyProvider,
     name: str | None = None,
     version: int | None = None,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
@@ -131,7 +135,7 @@ def seal(
             raise UsageError("input is larger than an archive may be")
         with AtomicFolder(sealed_path) as folder:
             archive_id = os.urandom(mf.ARCHIVE_ID_LEN)
-            dek = bytearray(os.urandom(mf.HASH_LEN))
+            dek, wrapped = kek.new_data_key(DekContext(name, archive_id))
             try:
                 layout = _write_payload(
                     source,
@@ -143,16 +147,15 @@ def seal(
                     threads,
                     progress,
                 )
-                wrapped = kek.wrap(dek, archive_id)
             finally:
-                dek[:] = bytes(len(dek))
+                dek.close()
             manifest = mf.Manifest(
                 name=name,
                 archive_id=archive_id,
                 version=version,
                 created=created,
                 expires=expires,
-                dek=mf.WrappedDek(mf.DEK_SCHEME_LOCAL, kek.key_id, wrapped),
+                dek=wrapped,
                 plain_size=source.size,
                 chunk_size=chunk_size,
                 chunk_count=layout.chunk_count,
@@ -183,6 +186,7 @@ def seal(
         chunk_size=chunk_size,
         threads=threads,
         seconds=time.monotonic() - started,
+        kek_id=manifest.dek.kek_id,
     )
 
 
@@ -200,7 +204,7 @@ def _write_payload(
     source: Source,
     folder: Path,
     archive_id: bytes,
-    dek: bytearray,
+    dek: Secret,
     chunk_size: int,
     level: int,
     threads: int,

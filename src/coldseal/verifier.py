@@ -40,14 +40,17 @@ from coldseal.format import index as index_format
 from coldseal.format import manifest as mf
 from coldseal.format import tail
 from coldseal.format.paths import FILE
+from coldseal.keyproviders import DekContext
 from coldseal.storage import open_storage
 
 if TYPE_CHECKING:
     import os
     from collections.abc import Callable, Iterator, Sequence
 
+    from coldseal._native import Secret
     from coldseal.format.index import Entry
-    from coldseal.keys import Kek, PublicKey
+    from coldseal.keyproviders import KeyProvider
+    from coldseal.keys import PublicKey
     from coldseal.storage import Storage
 
 
@@ -173,7 +176,7 @@ def plan_groups(spans: list[tuple[int, int]], indices: range, request_size: int)
 class _ChunkReader:
     """Reads runs of chunks, verifies and (with a DEK) opens them."""
 
-    def __init__(self, archive: _Archive, dek: bytearray | None) -> None:
+    def __init__(self, archive: _Archive, dek: Secret | None) -> None:
         self.archive = archive
         m = archive.manifest
         self.contexts = ThreadContexts(dek, m.archive_id, m.chunk_size) if dek is not None else None
@@ -316,7 +319,7 @@ def verify(
     source: str | os.PathLike[str],
     *,
     trust: Sequence[PublicKey],
-    kek: Kek | None = None,
+    kek: KeyProvider | None = None,
     name: str | None = None,
     out: str | os.PathLike[str] | None = None,
     min_version: int | None = None,
@@ -374,7 +377,7 @@ def verify(
             files, cpu_seconds = _verify_chunks(archive, dek, out, threads, progress, state, lap)
         finally:
             if dek is not None:
-                dek[:] = bytes(len(dek))
+                dek.close()
         io_stats = {**storage.stats_json(), "cpu_seconds": round(cpu_seconds, 6)}
     finally:
         storage.close()
@@ -398,19 +401,14 @@ def verify(
     )
 
 
-def unwrap_dek(kek: Kek, manifest: mf.Manifest) -> bytearray:
-    """The archive's data key (wipe it after use); IntegrityError for the wrong KEK."""
-    if manifest.dek.kek_id != kek.key_id:
-        raise IntegrityError(
-            f"the data key is wrapped under KEK {manifest.dek.kek_id}, not the given "
-            f"KEK {kek.key_id}"
-        )
-    return kek.unwrap(manifest.dek.wrapped, manifest.archive_id)
+def unwrap_dek(kek: KeyProvider, manifest: mf.Manifest) -> Secret:
+    """The archive's data key (close it after use); IntegrityError for the wrong KEK."""
+    return kek.unwrap_data_key(manifest.dek, DekContext(manifest.name, manifest.archive_id))
 
 
 def _verify_chunks(
     archive: _Archive,
-    dek: bytearray | None,
+    dek: Secret | None,
     out: str | os.PathLike[str] | None,
     threads: int,
     progress: Callable[[int, int], None] | None,

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import HELLO, Keys, run_cli
+from tests.conftest import HELLO, Keys, run_cli, secret_bytes
 
 from coldseal.keys import Kek
 
@@ -45,10 +45,12 @@ def test_inspect_shows_public_fields_and_no_key_material(sealed_hello: Path, key
     assert fields["version"] == 7
     assert "wrapped" not in fields["dek"]
     kek = Kek.load(keys.kek)
-    secrets = [bytes(kek._secret)]
+    secrets = [secret_bytes(kek._secret)]
     manifest = json.loads((sealed_hello / "manifest.json").read_bytes())
     wrapped = base64.b64decode(manifest["manifest"]["dek"]["wrapped"])
-    secrets.append(bytes(kek.unwrap(wrapped, bytes.fromhex(manifest["manifest"]["archive_id"]))))
+    secrets.append(
+        secret_bytes(kek.unwrap(wrapped, bytes.fromhex(manifest["manifest"]["archive_id"])))
+    )
     for command in (
         ["inspect", sealed_hello],
         ["inspect", sealed_hello, "--json"],

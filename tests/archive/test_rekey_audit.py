@@ -9,7 +9,7 @@ import shutil
 import threading
 from pathlib import Path
 
-from tests.conftest import HELLO, Keys, run_cli
+from tests.conftest import HELLO, Keys, run_cli, secret_bytes
 
 from coldseal import audit
 from coldseal.keys import Kek
@@ -103,7 +103,7 @@ def secrets_of(keys: Keys, sealed: Path) -> list[bytes]:
     kek = Kek.load(keys.kek)
     body = json.loads((sealed / "manifest.json").read_bytes())["manifest"]
     dek = kek.unwrap(base64.b64decode(body["dek"]["wrapped"]), bytes.fromhex(body["archive_id"]))
-    return [bytes(kek._secret), bytes(dek)]
+    return [secret_bytes(kek._secret), secret_bytes(dek)]
 
 
 def test_audit_log_records_every_command_without_secrets(keys: Keys, tmp_path: Path) -> None:
