@@ -62,7 +62,7 @@ class AwsError(Exception):
 
     def __init__(self, kind: str, message: str, status: int) -> None:
         """Keep the short type name (after ``#``) and the HTTP status."""
-        super().__init__(f"{kind}: {message}")
+        super().__init__(f"{kind}: {message}" if message else kind)
         self.kind = kind
         self.message = message
         self.status = status
@@ -80,7 +80,12 @@ def load_credentials() -> Credentials:
             "no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY "
             "(or install botocore for profiles and instance roles)"
         ) from None
-    found = botocore.session.get_session().get_credentials()
+    from botocore.exceptions import BotoCoreError  # type: ignore[import-untyped]  # noqa: PLC0415
+
+    try:
+        found = botocore.session.get_session().get_credentials()
+    except BotoCoreError as error:
+        raise UsageError(f"AWS credentials: {error}") from None
     if found is None:
         raise UsageError("no AWS credentials found (environment, profiles or instance role)")
     frozen = found.get_frozen_credentials()

@@ -96,8 +96,8 @@ class KmsKey:
                     f"the data key does not open with {self.spec} ({error.kind})"
                 ) from None
             if error.kind in _USAGE:
-                raise UsageError(f"{what} refused: {error.kind}: {error.message}") from None
-            raise StorageError(f"{what} failed: {error.kind}: {error.message}") from None
+                raise UsageError(f"{what} refused: {error}") from None
+            raise StorageError(f"{what} failed: {error}") from None
 
     def new_data_key(self, archive: DekContext) -> tuple[Secret, WrappedDek]:
         """GenerateDataKey: a fresh AES-256 DEK and its KMS ciphertext."""
@@ -138,6 +138,12 @@ class KmsKey:
             raise UsageError(
                 f"the data key is wrapped by {wrapped.scheme}, not by AWS KMS ({self.spec})"
             )
+        if _ARN.fullmatch(self.ref) and ":key/" in self.ref:
+            # A full key ARN names the key exactly: a mismatch needs no KMS call.
+            if kms_key_id(self.ref) != wrapped.kek_id:
+                raise IntegrityError(
+                    f"the data key is wrapped under KMS key {wrapped.kek_id}, not {self.spec}"
+                )
         body = json.dumps(
             {
                 "KeyId": self.ref,

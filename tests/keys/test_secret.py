@@ -1,0 +1,111 @@
+"""Protected key memory (cs_secret) and the base64 codecs that fill it."""
+
+from __future__ import annotations
+
+import base64
+import pickle
+import re
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from coldseal import _native
+from coldseal._core import ffi
+from coldseal._secret_codec import b64decode_into_secret, b64encode_secret
+from coldseal.errors import UsageError
+from coldseal.keys import Kek
+from tests.conftest import secret_bytes
+
+
+def _vm_flags(address: int) -> set[str]:
+    """The kernel's VmFlags of the mapping holding ``address``."""
+    text = Path("/proc/self/smaps").read_text()
+    for block in re.split(r"\n(?=[0-9a-f]+-[0-9a-f]+ )", text):
+        start, end = (int(x, 16) for x in block.split(" ", 1)[0].split("-"))
+        if start <= address < end:
+            match = re.search(r"^VmFlags:(.*)$", block, re.MULTILINE)
+            assert match is not None
+            return set(match.group(1).split())
+    msg = f"no mapping holds {address:#x}"
+    raise AssertionError(msg)
+
+
+def test_secret_memory_is_locked_and_left_out_of_core_dumps() -> None:
+    secret = _native.Secret.random(32)
+    address = int(ffi.cast("uintptr_t", secret.pointer()))
+    flags = _vm_flags(address)
+    assert "dd" in flags  # MADV_DONTDUMP
+    assert "nodump" in secret.protections
+    # mlock may be refused by RLIMIT_MEMLOCK; the flag must then say so honestly.
+    assert ("lo" in flags) == ("locked" in secret.protections)
+    assert ("wf" in flags) == ("wipeonfork" in secret.protections)
+    secret.close()
+
+
+def test_closed_secret_cannot_be_used_and_close_is_idempotent() -> None:
+    secret = _native.Secret.copy_of(bytes(range(32)))
+    assert secret_bytes(secret) == bytes(range(32))
+    secret.close()
+    secret.close()
+    assert secret.closed
+    with pytest.raises(UsageError, match="already released"):
+        _native.AeadContext(secret)
+    assert repr(secret) == "Secret(32 bytes, closed)"
+
+
+def test_secret_is_never_pickled_or_shown() -> None:
+    secret = _native.Secret.copy_of(b"\xaa" * 32)
+    with pytest.raises(TypeError):
+        pickle.dumps(secret)
+    assert "aa" not in repr(secret)
+    kek = Kek.from_bytes(b"\xbb" * 32)
+    with pytest.raises(TypeError):
+        pickle.dumps(kek)
+    assert "bb" not in repr(kek)
+
+
+def test_secret_equality_is_by_content() -> None:
+    a, b = _native.Secret.copy_of(b"k" * 32), _native.Secret.copy_of(b"k" * 32)
+    c = _native.Secret.copy_of(b"k" * 31 + b"j")
+    assert a.equals(b)
+    assert not a.equals(c)
+    assert not a.equals(_native.Secret.copy_of(b"k" * 16))
+
+
+@pytest.mark.parametrize("length", [0, _native.SECRET_MAX + 1])
+def test_secret_lengths_are_bounded(length: int) -> None:
+    with pytest.raises(UsageError):
+        _native.Secret(length)
+
+
+def test_aes_gcm_through_a_secret_matches_through_bytes() -> None:
+    raw = bytes(range(32))
+    nonce = b"n" * 12
+    with _native.Secret.copy_of(raw) as key:
+        via_secret = _native.AeadContext(key).seal(nonce, b"aad", b"plaintext")
+    assert via_secret == _native.AeadContext(raw).seal(nonce, b"aad", b"plaintext")
+
+
+@given(st.binary(min_size=1, max_size=200))
+def test_base64_codecs_match_the_standard_library(raw: bytes) -> None:
+    text = base64.b64encode(raw)
+    with b64decode_into_secret(bytearray(text)) as secret:
+        assert secret_bytes(secret) == raw
+        assert bytes(b64encode_secret(secret)) == text
+
+
+@given(st.binary(min_size=1, max_size=64))
+def test_base64_decoder_accepts_exactly_what_strict_base64_accepts(text: bytes) -> None:
+    try:
+        expected = base64.b64decode(text, validate=True)
+        canonical = base64.b64encode(expected) == text and len(expected) > 0
+    except ValueError:
+        canonical = False
+    if canonical:
+        with b64decode_into_secret(text) as secret:
+            assert secret_bytes(secret) == expected
+    else:
+        with pytest.raises(UsageError):
+            b64decode_into_secret(text).close()
