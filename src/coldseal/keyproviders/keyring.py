@@ -18,7 +18,7 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Self
 
 from coldseal.errors import IntegrityError, StorageError, UsageError
 from coldseal.keys import KEK_MAGIC, Kek
@@ -123,6 +123,14 @@ class Keyring:
         for kek in self._loaded.values():
             kek.close()
         self._loaded.clear()
+
+    def __enter__(self) -> Self:
+        """Use as a context manager that wipes any key material on exit."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Wipe any key material."""
+        self.close()
 
     def __repr__(self) -> str:
         """The folder, never a key."""

@@ -23,7 +23,7 @@ import binascii
 import json
 import os
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from coldseal.errors import IntegrityError, StorageError, UsageError
 from coldseal.keyproviders._aws import AwsError, JsonClient
@@ -178,6 +178,14 @@ class KmsKey:
 
     def close(self) -> None:
         """Nothing secret is held between calls."""
+
+    def __enter__(self) -> Self:
+        """Use as a context manager that wipes any key material on exit."""
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Wipe any key material."""
+        self.close()
 
     def __repr__(self) -> str:
         """The key reference (public)."""
