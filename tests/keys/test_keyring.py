@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from tests.conftest import HELLO, Keys, run_cli
 
 from coldseal.errors import IntegrityError, UsageError
 from coldseal.keyproviders import load_kek
 from coldseal.keyproviders.keyring import Keyring
 from coldseal.keys import Kek
-from tests.conftest import HELLO, Keys, run_cli
 
 
 def _ids(folder: Path) -> list[str]:
@@ -118,7 +117,7 @@ def test_keyring_files_are_private(tmp_path: Path) -> None:
     assert ring.stat().st_mode & 0o777 == 0o700
     for entry in ring.iterdir():
         assert entry.stat().st_mode & 0o077 == 0, entry
-    assert not [p for p in os.listdir(ring) if p.startswith(".")]
+    assert not [p for p in ring.iterdir() if p.name.startswith(".")]
 
 
 def test_kek_spec_forms(keys: Keys) -> None:

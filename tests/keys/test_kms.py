@@ -18,6 +18,8 @@ from pathlib import Path
 import boto3
 import pytest
 from moto.server import ThreadedMotoServer
+from tests.conftest import HELLO, Keys, leftovers, run_cli
+from tests.faultproxy import FaultProxy
 
 import coldseal
 from coldseal.format import manifest as mf
@@ -25,8 +27,6 @@ from coldseal.keyproviders import load_kek
 from coldseal.keyproviders._aws import Credentials, sign_v4
 from coldseal.keyproviders.kms import KmsKey, kms_key_id
 from coldseal.keys import PublicKey, SigningKey
-from tests.conftest import HELLO, Keys, leftovers, run_cli
-from tests.faultproxy import FaultProxy
 
 REGION = "eu-west-1"
 
@@ -323,10 +323,13 @@ def test_sigv4_matches_botocore(token: str | None) -> None:
 
 def test_the_kms_client_and_botocore_load_only_for_kms_keys(keys: Keys, sealed_hello: Path) -> None:
     probe = (
-        "import sys, coldseal; from coldseal.keyproviders import load_kek;"
-        f"k = load_kek({str(keys.kek)!r});"
-        f"coldseal.verify({str(sealed_hello)!r}, trust=[coldseal.PublicKey.load({str(keys.public)!r})], kek=k);"
-        "print(sorted(m for m in sys.modules if m.startswith(('botocore', 'boto3', 'coldseal.keyproviders.kms', 'http.client'))))"
+        "import sys, coldseal\n"
+        "from coldseal.keyproviders import load_kek\n"
+        f"k = load_kek({str(keys.kek)!r})\n"
+        f"pub = coldseal.PublicKey.load({str(keys.public)!r})\n"
+        f"coldseal.verify({str(sealed_hello)!r}, trust=[pub], kek=k)\n"
+        "heavy = ('botocore', 'boto3', 'coldseal.keyproviders.kms', 'http.client')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
@@ -338,8 +341,9 @@ def test_kms_secret_never_reaches_output(
     _seal(keys, "kms:alias/coldseal-a", tmp_path / "s")
     kek = load_kek("kms:alias/coldseal-a")
     signed = mf.decode((tmp_path / "s" / "manifest.json").read_bytes())
-    from coldseal.keyproviders import DekContext  # noqa: PLC0415
     from tests.conftest import secret_bytes  # noqa: PLC0415
+
+    from coldseal.keyproviders import DekContext  # noqa: PLC0415
 
     with kek.unwrap_data_key(
         signed.manifest.dek, DekContext(signed.manifest.name, signed.manifest.archive_id)

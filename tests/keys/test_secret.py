@@ -8,15 +8,15 @@ import re
 from pathlib import Path
 
 import pytest
+from coldseal._core import ffi
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.conftest import secret_bytes
 
 from coldseal import _native
-from coldseal._core import ffi
 from coldseal._secret_codec import b64decode_into_secret, b64encode_secret
 from coldseal.errors import UsageError
 from coldseal.keys import Kek
-from tests.conftest import secret_bytes
 
 
 def _vm_flags(address: int) -> set[str]:

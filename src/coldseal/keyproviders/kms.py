@@ -138,12 +138,12 @@ class KmsKey:
             raise UsageError(
                 f"the data key is wrapped by {wrapped.scheme}, not by AWS KMS ({self.spec})"
             )
-        if _ARN.fullmatch(self.ref) and ":key/" in self.ref:
-            # A full key ARN names the key exactly: a mismatch needs no KMS call.
-            if kms_key_id(self.ref) != wrapped.kek_id:
-                raise IntegrityError(
-                    f"the data key is wrapped under KMS key {wrapped.kek_id}, not {self.spec}"
-                )
+        # A full key ARN names the key exactly: a mismatch needs no KMS call.
+        exact = _ARN.fullmatch(self.ref) is not None and ":key/" in self.ref
+        if exact and kms_key_id(self.ref) != wrapped.kek_id:
+            raise IntegrityError(
+                f"the data key is wrapped under KMS key {wrapped.kek_id}, not {self.spec}"
+            )
         body = json.dumps(
             {
                 "KeyId": self.ref,
