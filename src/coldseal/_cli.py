@@ -145,6 +145,18 @@ def _cmd_seal(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _absorb_event(args: argparse.Namespace) -> Callable[[dict[str, Any]], None]:
+    """A library event callback that feeds the command's own audit line."""
+    from coldseal.audit import COMMON_FIELDS  # noqa: PLC0415
+
+    def absorb(event: dict[str, Any]) -> None:
+        args.event.update(
+            {k: v for k, v in event.items() if k not in COMMON_FIELDS and k != "source"}
+        )
+
+    return absorb
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from coldseal.keyproviders import load_kek  # noqa: PLC0415
     from coldseal.keys import PublicKey  # noqa: PLC0415
@@ -168,22 +180,13 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             endpoint_url=args.endpoint_url,
             deadline=args.deadline,
             request_size=args.request_size,
+            on_event=_absorb_event(args),
         )
     finally:
         if kek is not None:
             kek.close()
         if progress is not None:
             progress.close()
-    args.event.update(
-        name=report.name,
-        version=report.version,
-        archive_id=report.archive_id,
-        merkle_root=report.merkle_root,
-        manifest_digest=report.manifest_digest,
-        signers=report.signers,
-        kek_id=report.kek_id,
-        seconds=report.seconds,
-    )
     if args.json:
         print(json.dumps(report.to_json(), indent=2, sort_keys=True))
     else:
@@ -232,6 +235,7 @@ def _cmd_cat(args: argparse.Namespace) -> int:
             name=args.name,
             min_version=args.min_version,
             endpoint_url=args.endpoint_url,
+            on_event=_absorb_event(args),
         ) as archive:
             try:
                 cat(archive, args.path, sys.stdout.buffer)

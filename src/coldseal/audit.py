@@ -14,12 +14,19 @@ result.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
 import subprocess
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from coldseal.errors import ColdsealError, IntegrityError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
 
 HOOK_TIMEOUT_S = 30.0
 
@@ -35,6 +42,48 @@ def make_event(action: str, result: str, **fields: Any) -> dict[str, Any]:  # no
     }
     event.update({k: v for k, v in fields.items() if v is not None})
     return event
+
+
+RESULTS = {0: "ok", 1: "integrity", 2: "usage", 3: "storage"}
+COMMON_FIELDS = frozenset({"time", "action", "result", "host", "pid", "reason"})
+
+
+@contextlib.contextmanager
+def reporting(
+    action: str,
+    on_event: Callable[[dict[str, Any]], None] | None,
+    on_violation: Callable[[dict[str, Any]], None] | None,
+) -> Iterator[dict[str, Any]]:
+    """Emit one event for the operation in the ``with`` block.
+
+    The block fills the yielded dict with what it learns (archive name, id,
+    root, key ids, timings) as it goes, so a failure's event names as much
+    as was known. ``on_event`` gets every event; ``on_violation`` also gets
+    integrity failures. On success an exception from ``on_event`` propagates
+    (an audit trail that cannot be written is a failure); on failure the
+    callbacks' own exceptions are attached to the original error as notes,
+    never replacing it.
+    """
+    fields: dict[str, Any] = {}
+    try:
+        yield fields
+    except ColdsealError as error:
+        event = make_event(
+            action, RESULTS.get(error.exit_code, "error"), reason=str(error), **fields
+        )
+        callbacks = [on_event]
+        if isinstance(error, IntegrityError):
+            callbacks.append(on_violation)
+        for callback in callbacks:
+            if callback is None:
+                continue
+            try:
+                callback(dict(event))
+            except Exception as problem:  # noqa: BLE001 - must not mask the verdict
+                error.add_note(f"an event callback failed: {type(problem).__name__}")
+        raise
+    if on_event is not None:
+        on_event(make_event(action, "ok", **fields))
 
 
 def append(path: str, event: dict[str, Any]) -> None:

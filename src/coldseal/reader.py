@@ -26,8 +26,9 @@ import threading
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Self
+from typing import IO, TYPE_CHECKING, Any, Self
 
+from coldseal import _native, audit
 from coldseal._parallel import ThreadContexts
 from coldseal.errors import IntegrityError, UsageError
 from coldseal.format import index as index_format
@@ -39,7 +40,7 @@ from coldseal.verifier import check_policy, unwrap_dek
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
     from types import TracebackType
 
     from coldseal.format.index import Entry
@@ -361,14 +362,46 @@ def open_archive(
     threshold: int = 1,
     endpoint_url: str | None = None,
     cache_bytes: int = DEFAULT_CACHE_BYTES,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    on_violation: Callable[[dict[str, Any]], None] | None = None,
 ) -> Archive:
     """Open a sealed archive (folder or s3:// URL) for lazy, verified reads.
 
     Checks the manifest's signatures and policy (as :func:`coldseal.verify`
     does), the chunk table and the whole Merkle tree, and reads the file
     index; file bytes are fetched and verified only when read. Raises
-    IntegrityError, UsageError or StorageError.
+    IntegrityError, UsageError or StorageError. ``on_event`` and
+    ``on_violation`` receive the open's audit event as for
+    :func:`coldseal.verify`.
     """
+    with audit.reporting("open", on_event, on_violation) as event:
+        event["source"] = str(source)
+        return _open_archive(
+            event,
+            source,
+            trust=trust,
+            kek=kek,
+            name=name,
+            min_version=min_version,
+            threshold=threshold,
+            endpoint_url=endpoint_url,
+            cache_bytes=cache_bytes,
+        )
+
+
+def _open_archive(
+    event: dict[str, Any],
+    source: str | os.PathLike[str],
+    *,
+    trust: Sequence[PublicKey],
+    kek: KeyProvider,
+    name: str | None = None,
+    min_version: int | None = None,
+    threshold: int = 1,
+    endpoint_url: str | None = None,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
+) -> Archive:
+    """The body of :func:`open_archive`, filling ``event`` as facts become known."""
     storage = open_storage(source, endpoint_url=endpoint_url)
     try:
         raw = storage.fetch(mf.MANIFEST_FILE, 0, mf.MAX_MANIFEST_BYTES + 1)
@@ -376,7 +409,17 @@ def open_archive(
             raise IntegrityError(f"{storage.describe(mf.MANIFEST_FILE)}: over the size limit")
         signed = mf.decode(bytes(raw))
         m = signed.manifest
-        check_policy(signed, trust, threshold=threshold, name=name, min_version=min_version)
+        event.update(
+            name=m.name,
+            version=m.version,
+            archive_id=m.archive_id.hex(),
+            merkle_root=m.merkle_root.hex(),
+            manifest_digest=_native.b3_hash(signed.encode()).hex(),
+            kek_id=m.dek.kek_id,
+        )
+        event["signers"] = check_policy(
+            signed, trust, threshold=threshold, name=name, min_version=min_version
+        )
         dek = unwrap_dek(kek, m)
         try:
             contexts = ThreadContexts(dek, m.archive_id, m.chunk_size)

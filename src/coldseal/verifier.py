@@ -30,7 +30,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from coldseal import _native, trust_state
+from coldseal import _native, audit, trust_state
 from coldseal._atomic import AtomicFolder
 from coldseal._cpus import granted_cpus
 from coldseal._parallel import ThreadContexts, ordered_map
@@ -330,6 +330,8 @@ def verify(
     endpoint_url: str | None = None,
     deadline: float | None = None,
     request_size: int | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    on_violation: Callable[[dict[str, Any]], None] | None = None,
 ) -> Report:
     """Verify the sealed archive at ``source``; with ``out``, extract it there atomically.
 
@@ -338,8 +340,49 @@ def verify(
     written. ``progress(done, total)`` is called with bytes as chunks verify.
     ``deadline`` (seconds) bounds the whole run; ``endpoint_url`` overrides
     ``AWS_ENDPOINT_URL`` and ``request_size`` sets the bytes per ranged GET
-    for s3:// sources.
+    for s3:// sources. ``on_event(event)`` receives the audit event of the
+    run (the same fields as a ``--audit-log`` line, never key material) and
+    ``on_violation(event)`` also receives it when verification fails for
+    integrity reasons; see :func:`coldseal.audit.reporting`.
     """
+    with audit.reporting("verify", on_event, on_violation) as event:
+        event["source"] = str(source)
+        return _verify(
+            event,
+            source,
+            trust=trust,
+            kek=kek,
+            name=name,
+            out=out,
+            min_version=min_version,
+            state=state,
+            threads=threads,
+            threshold=threshold,
+            progress=progress,
+            endpoint_url=endpoint_url,
+            deadline=deadline,
+            request_size=request_size,
+        )
+
+
+def _verify(
+    event: dict[str, Any],
+    source: str | os.PathLike[str],
+    *,
+    trust: Sequence[PublicKey],
+    kek: KeyProvider | None = None,
+    name: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    min_version: int | None = None,
+    state: str | os.PathLike[str] | None = None,
+    threads: int | None = None,
+    threshold: int = 1,
+    progress: Callable[[int, int], None] | None = None,
+    endpoint_url: str | None = None,
+    deadline: float | None = None,
+    request_size: int | None = None,
+) -> Report:
+    """The body of :func:`verify`, filling ``event`` as facts become known."""
     if out is not None and kek is None:
         raise UsageError("extracting needs the KEK (--kek) to decrypt")
     threads = threads or granted_cpus()
@@ -361,9 +404,18 @@ def verify(
     try:
         signed = load_manifest(storage)
         manifest = signed.manifest
+        event.update(
+            name=manifest.name,
+            version=manifest.version,
+            archive_id=manifest.archive_id.hex(),
+            merkle_root=manifest.merkle_root.hex(),
+            manifest_digest=_native.b3_hash(signed.encode()).hex(),
+            kek_id=manifest.dek.kek_id,
+        )
         signers = check_policy(
             signed, trust, threshold=threshold, name=name, min_version=min_version
         )
+        event["signers"] = signers
         if state is not None:
             with trust_state.locked(state) as archives:
                 trust_state.check(archives, manifest)
@@ -381,6 +433,7 @@ def verify(
         io_stats = {**storage.stats_json(), "cpu_seconds": round(cpu_seconds, 6)}
     finally:
         storage.close()
+        event["seconds"] = {k: round(v, 6) for k, v in timings.items()}
     return Report(
         name=manifest.name,
         version=manifest.version,
