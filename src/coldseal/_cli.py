@@ -120,19 +120,12 @@ def _cmd_seal(args: argparse.Namespace) -> int:
             threads=args.threads,
             expires=expires,
             progress=progress,
+            on_event=_absorb_event(args),
         )
     finally:
         kek.close()
         if progress is not None:
             progress.close()
-    args.event.update(
-        name=report.name,
-        version=report.version,
-        archive_id=report.archive_id,
-        merkle_root=report.merkle_root,
-        kek_id=report.kek_id,
-        signers=[k.key_id for k in signing],
-    )
     if args.json:
         print(json.dumps(dataclasses.asdict(report), indent=2, sort_keys=True))
     else:
@@ -204,7 +197,13 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
     progress = _progress_callback(args, "publishing")
     try:
-        report = publish(args.sealed, args.url, endpoint_url=args.endpoint_url, progress=progress)
+        report = publish(
+            args.sealed,
+            args.url,
+            endpoint_url=args.endpoint_url,
+            progress=progress,
+            on_event=_absorb_event(args),
+        )
     finally:
         if progress is not None:
             progress.close()
@@ -262,17 +261,16 @@ def _cmd_rekey(args: argparse.Namespace) -> int:
         old.close()
         raise
     try:
-        report = rekey(args.sealed, old_kek=old, new_kek=new, signing_keys=signing)
+        report = rekey(
+            args.sealed,
+            old_kek=old,
+            new_kek=new,
+            signing_keys=signing,
+            on_event=_absorb_event(args),
+        )
     finally:
         old.close()
         new.close()
-    args.event.update(
-        name=report.name,
-        version=report.version,
-        kek_id=report.new_kek_id,
-        old_kek_id=report.old_kek_id,
-        signers=report.signers,
-    )
     print(
         f"rekeyed {report.name} version {report.version}: data key now wrapped under KEK "
         f"{report.new_kek_id} (was {report.old_kek_id}), manifest re-signed; payload untouched"

@@ -55,9 +55,7 @@ def key_id(context: str, raw: bytes | bytearray | Secret) -> str:
     """A 16-hex-digit public name for a key."""
     from coldseal import _native  # noqa: PLC0415 - loads the C core
 
-    return _native.b3_hash(
-        raw, mode=_native.MODE_DERIVE_KEY, key=context.encode(), length=8
-    ).hex()
+    return _native.b3_hash(raw, mode=_native.MODE_DERIVE_KEY, key=context.encode(), length=8).hex()
 
 
 def wipe(buf: bytearray) -> None:

@@ -14,8 +14,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
+from coldseal import audit
 from coldseal.errors import IntegrityError, StorageError
 from coldseal.format import manifest as mf
 from coldseal.storage.local import LocalStorage
@@ -70,8 +71,41 @@ def publish(
     endpoint_url: str | None = None,
     concurrency: int = 8,
     progress: Callable[[int, int], None] | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    on_violation: Callable[[dict[str, Any]], None] | None = None,
 ) -> PublishReport:
-    """Upload the sealed archive in ``sealed_path`` under ``url`` (s3://bucket/prefix)."""
+    """Upload the sealed archive in ``sealed_path`` under ``url`` (s3://bucket/prefix).
+
+    ``on_event``/``on_violation`` receive the audit event, as for
+    :func:`coldseal.verify`.
+    """
+    with audit.reporting("publish", on_event, on_violation) as event:
+        event["source"] = str(sealed_path)
+        report = _publish(
+            sealed_path,
+            url,
+            endpoint_url=endpoint_url,
+            concurrency=concurrency,
+            progress=progress,
+        )
+        event.update(
+            name=report.name,
+            version=report.version,
+            url=report.url,
+            seconds={"publish": round(report.seconds, 6)},
+        )
+        return report
+
+
+def _publish(
+    sealed_path: str | Path,
+    url: str,
+    *,
+    endpoint_url: str | None = None,
+    concurrency: int = 8,
+    progress: Callable[[int, int], None] | None = None,
+) -> PublishReport:
+    """The body of :func:`publish`."""
     import obstore  # noqa: PLC0415
 
     started = time.monotonic()

@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from coldseal import audit
 from coldseal._atomic import fsync_dir
 from coldseal.errors import StorageError, UsageError
 from coldseal.format import manifest as mf
@@ -23,6 +24,8 @@ from coldseal.storage.local import LocalStorage
 from coldseal.verifier import unwrap_dek
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from coldseal.keyproviders import KeyProvider
     from coldseal.keys import SigningKey
 
@@ -44,8 +47,40 @@ def rekey(
     old_kek: KeyProvider,
     new_kek: KeyProvider,
     signing_keys: list[SigningKey],
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    on_violation: Callable[[dict[str, Any]], None] | None = None,
 ) -> RekeyReport:
-    """Rewrap the archive's data key under ``new_kek`` and re-sign its manifest."""
+    """Rewrap the archive's data key under ``new_kek`` and re-sign its manifest.
+
+    ``on_event``/``on_violation`` receive the audit event, as for
+    :func:`coldseal.verify`.
+    """
+    with audit.reporting("rekey", on_event, on_violation) as event:
+        event["source"] = str(sealed_path)
+        report = _rekey(
+            sealed_path,
+            old_kek=old_kek,
+            new_kek=new_kek,
+            signing_keys=signing_keys,
+        )
+        event.update(
+            name=report.name,
+            version=report.version,
+            kek_id=report.new_kek_id,
+            old_kek_id=report.old_kek_id,
+            signers=report.signers,
+        )
+        return report
+
+
+def _rekey(
+    sealed_path: str | os.PathLike[str],
+    *,
+    old_kek: KeyProvider,
+    new_kek: KeyProvider,
+    signing_keys: list[SigningKey],
+) -> RekeyReport:
+    """The body of :func:`rekey`."""
     if not signing_keys:
         raise UsageError("at least one signing key is needed to re-sign the manifest")
     folder = Path(sealed_path)

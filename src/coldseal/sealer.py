@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from coldseal import _native
+from coldseal import _native, audit
 from coldseal._atomic import AtomicFolder
 from coldseal._cpus import granted_cpus
 from coldseal._parallel import ThreadContexts, ordered_map
@@ -102,6 +102,8 @@ def seal(
     threads: int | None = None,
     expires: int | None = None,
     progress: Callable[[int, int], None] | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    on_violation: Callable[[dict[str, Any]], None] | None = None,
 ) -> SealReport:
     """Seal a folder or .zip into the folder ``sealed_path`` (created atomically).
 
@@ -109,7 +111,51 @@ def seal(
     of one archive increase without bookkeeping. ``expires`` is a Unix time
     after which verifiers refuse the archive. ``progress(done, total)`` is
     called with plaintext bytes as chunks are written.
+    ``on_event``/``on_violation`` receive the audit event, as for
+    :func:`coldseal.verify`.
     """
+    with audit.reporting("seal", on_event, on_violation) as event:
+        event.update(source=str(source_path), name=name)
+        report = _seal(
+            source_path,
+            sealed_path,
+            signing_keys=signing_keys,
+            kek=kek,
+            name=name,
+            version=version,
+            chunk_size=chunk_size,
+            level=level,
+            threads=threads,
+            expires=expires,
+            progress=progress,
+        )
+        event.update(
+            name=report.name,
+            version=report.version,
+            archive_id=report.archive_id,
+            merkle_root=report.merkle_root,
+            kek_id=report.kek_id,
+            signers=sorted(k.key_id for k in signing_keys),
+            seconds={"seal": round(report.seconds, 6)},
+        )
+        return report
+
+
+def _seal(
+    source_path: str | os.PathLike[str],
+    sealed_path: str | os.PathLike[str],
+    *,
+    signing_keys: list[SigningKey],
+    kek: KeyProvider,
+    name: str | None = None,
+    version: int | None = None,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+    level: int = DEFAULT_LEVEL,
+    threads: int | None = None,
+    expires: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> SealReport:
+    """The body of :func:`seal`."""
     started = time.monotonic()
     name = name if name is not None else default_name(source_path)
     if not mf.NAME_RE.fullmatch(name):

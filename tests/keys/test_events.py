@@ -134,3 +134,34 @@ def test_cli_audit_line_of_a_failed_verify_names_the_archive(
     assert event["result"] == "integrity"
     assert event["name"] == "hello_app"
     assert event["source"] == str(bad)
+
+
+def test_seal_and_rekey_report_events(keys: Keys, other_keys: Keys, tmp_path: Path) -> None:
+    from coldseal.keys import SigningKey  # noqa: PLC0415
+    from coldseal.rekey import rekey  # noqa: PLC0415
+
+    rec = Recorder()
+    signing = [SigningKey.load(keys.signing)]
+    with Kek.load(keys.kek) as kek:
+        report = coldseal.seal(
+            HELLO, tmp_path / "s", signing_keys=signing, kek=kek, on_event=rec.on_event
+        )
+    with (
+        Kek.load(other_keys.kek) as wrong,
+        Kek.load(keys.kek) as new,
+        pytest.raises(coldseal.IntegrityError),
+    ):
+        rekey(
+            tmp_path / "s",
+            old_kek=wrong,
+            new_kek=new,
+            signing_keys=signing,
+            on_event=rec.on_event,
+            on_violation=rec.on_violation,
+        )
+    seal_event, rekey_event = rec.events
+    assert (seal_event["action"], seal_event["result"]) == ("seal", "ok")
+    assert seal_event["archive_id"] == report.archive_id
+    assert seal_event["kek_id"] == report.kek_id
+    assert (rekey_event["action"], rekey_event["result"]) == ("rekey", "integrity")
+    assert rec.violations == [rekey_event]
