@@ -272,7 +272,7 @@ def parse_body(obj: object) -> Manifest:
     if not isinstance(obj, dict):
         raise _fail("body must be an object")
     fmt = obj.get("format")
-    if fmt != FORMAT_VERSION:
+    if isinstance(fmt, bool) or fmt != FORMAT_VERSION:  # JSON true == 1 in Python
         raise _fail(f"unknown format version {fmt!r} (this coldseal reads {FORMAT_VERSION})")
     body = _exact_fields(obj, _BODY_FIELDS, "body")
     for name, known in (
@@ -318,7 +318,7 @@ def parse_body(obj: object) -> Manifest:
     if not isinstance(kek_id, str) or not KEY_ID_RE.fullmatch(kek_id):
         raise _fail("dek.kek_id must be 16 lowercase hex digits")
     wrapped = _b64(dek_obj["wrapped"], "dek.wrapped", 1024)
-    return Manifest(
+    manifest = Manifest(
         name=name,
         archive_id=archive_id,
         version=version,
@@ -337,6 +337,11 @@ def parse_body(obj: object) -> Manifest:
         merkle_root=_hex(body, "merkle_root", HASH_LEN),
         dek=WrappedDek(scheme, kek_id, wrapped),
     )
+    # Signatures are checked over the re-encoded body; a body with two byte
+    # forms of one meaning (true for 1, say) would make signed bytes malleable.
+    if canonical.encode(manifest.to_json()) != canonical.encode(body):
+        raise _fail("body is not in the one form coldseal writes")
+    return manifest
 
 
 def decode(data: bytes) -> SignedManifest:
