@@ -420,7 +420,7 @@ def _verify(
             with trust_state.locked(state) as archives:
                 trust_state.check(archives, manifest)
         lap("manifest")
-        dek = unwrap_dek(kek, manifest) if kek is not None else None
+        dek = unwrap_dek(kek, manifest, until) if kek is not None else None
         lap("keys")
         try:
             spans, leaves = load_layout(storage, manifest)
@@ -454,9 +454,10 @@ def _verify(
     )
 
 
-def unwrap_dek(kek: KeyProvider, manifest: mf.Manifest) -> Secret:
+def unwrap_dek(kek: KeyProvider, manifest: mf.Manifest, deadline: float | None = None) -> Secret:
     """The archive's data key (close it after use); IntegrityError for the wrong KEK."""
-    return kek.unwrap_data_key(manifest.dek, DekContext(manifest.name, manifest.archive_id))
+    context = DekContext(manifest.name, manifest.archive_id, deadline)
+    return kek.unwrap_data_key(manifest.dek, context)
 
 
 def _verify_chunks(

@@ -378,3 +378,35 @@ def test_kms_secret_never_reaches_output(
     for text in outputs:
         assert raw.hex() not in text
         assert base64.b64encode(raw).decode() not in text
+
+
+def test_a_stalled_kms_cannot_outrun_the_deadline(
+    keys: Keys,
+    aws_env: str,
+    kms_keys: tuple[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time  # noqa: PLC0415
+
+    _seal(keys, "kms:alias/coldseal-a", tmp_path / "s")
+    with FaultProxy(aws_env, methods=("POST",), stall=1.0, stall_seconds=20) as proxy:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", proxy.url)
+        started = time.monotonic()
+        r = run_cli(
+            "verify",
+            tmp_path / "s",
+            "--trust",
+            keys.public,
+            "--kek",
+            "kms:alias/coldseal-a",
+            "--deadline",
+            "1.5",
+            "--out",
+            tmp_path / "out",
+        )
+        elapsed = time.monotonic() - started
+    assert r.code == 3, r.err
+    assert "deadline" in r.err
+    assert elapsed < 5
+    assert leftovers(tmp_path / "out") == []

@@ -31,10 +31,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class DekContext:
-    """What a wrapped data key is bound to: the archive's name and random id."""
+    """What a wrapped data key is bound to: the archive's name and random id.
+
+    ``deadline`` (a ``time.monotonic()`` value) bounds any remote call the
+    provider makes for it, as ``verify --deadline`` bounds the whole run.
+    """
 
     name: str
     archive_id: bytes
+    deadline: float | None = None
 
 
 class KeyProvider(Protocol):

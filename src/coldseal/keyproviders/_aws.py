@@ -168,20 +168,22 @@ class JsonClient:
         self._credentials: Credentials | None = None
         self.calls = 0
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self, timeout: float) -> http.client.HTTPConnection:
         host, port = self._parts.hostname or "", self._parts.port
         if self._parts.scheme == "https":
             return http.client.HTTPSConnection(
-                host, port, timeout=CONNECT_TIMEOUT_S, context=ssl.create_default_context()
+                host, port, timeout=timeout, context=ssl.create_default_context()
             )
-        return http.client.HTTPConnection(host, port, timeout=CONNECT_TIMEOUT_S)
+        return http.client.HTTPConnection(host, port, timeout=timeout)
 
-    def call(self, action: str, body: bytes | bytearray) -> bytearray:
+    def call(
+        self, action: str, body: bytes | bytearray, *, deadline: float | None = None
+    ) -> bytearray:
         """POST ``body`` (JSON) as ``action``; the raw JSON answer in a bytearray.
 
         Retries throttling, 5xx, resets and timeouts with jittered backoff;
         raises AwsError for an error answer and StorageError when the service
-        cannot be reached.
+        cannot be reached or ``deadline`` (a ``time.monotonic()`` value) passes.
         """
         if self._credentials is None:
             self._credentials = load_credentials()
@@ -193,6 +195,10 @@ class JsonClient:
         for attempt in range(ATTEMPTS):
             if attempt:
                 time.sleep(random.uniform(0.05, 0.1 * 2**attempt))  # noqa: S311 - jitter
+            left = float("inf") if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                why = last or "waiting"
+                raise StorageError(f"{self.service} at {self._parts.netloc}: deadline ({why})")
             amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
             signed = sign_v4(
                 method="POST",
@@ -204,11 +210,11 @@ class JsonClient:
                 service=self.service,
                 amz_date=amz_date,
             )
-            conn = self._connection()
+            conn = self._connection(min(CONNECT_TIMEOUT_S, left))
             try:
                 self.calls += 1
                 conn.request("POST", self._parts.path or "/", body=body, headers=signed)
-                conn.sock.settimeout(READ_TIMEOUT_S)
+                conn.sock.settimeout(min(READ_TIMEOUT_S, max(0.01, left)))
                 response = conn.getresponse()
                 answer = bytearray(response.read(MAX_RESPONSE + 1))
                 status = response.status

@@ -86,9 +86,9 @@ class KmsKey:
         """How many requests this provider has sent to KMS (retries included)."""
         return self.client.calls
 
-    def _call(self, action: str, body: bytes | bytearray) -> bytearray:
+    def _call(self, action: str, body: bytes | bytearray, deadline: float | None) -> bytearray:
         try:
-            return self.client.call(action, body)
+            return self.client.call(action, body, deadline=deadline)
         except AwsError as error:
             what = f"KMS {action} with key {self.ref}"
             if error.kind in _INTEGRITY:
@@ -108,7 +108,7 @@ class KmsKey:
                 "EncryptionContext": encryption_context(archive),
             }
         ).encode()
-        answer = self._call("GenerateDataKey", body)
+        answer = self._call("GenerateDataKey", body, archive.deadline)
         dek, doc = _take_plaintext(answer)
         try:
             return dek, self._wrapped(doc)
@@ -126,7 +126,7 @@ class KmsKey:
         encoded = b64encode_secret(dek)
         body = bytearray(head[:-1]) + b', "Plaintext": "' + encoded + b'"}'
         try:
-            answer = self._call("Encrypt", body)
+            answer = self._call("Encrypt", body, archive.deadline)
         finally:
             encoded[:] = bytes(len(encoded))
             body[:] = bytes(len(body))
@@ -151,7 +151,7 @@ class KmsKey:
                 "EncryptionContext": encryption_context(archive),
             }
         ).encode()
-        answer = self._call("Decrypt", body)
+        answer = self._call("Decrypt", body, archive.deadline)
         dek, doc = _take_plaintext(answer)
         arn = str(doc.get("KeyId", ""))
         if kms_key_id(arn) != wrapped.kek_id:
