@@ -250,31 +250,40 @@ def _cmd_cat(args: argparse.Namespace) -> int:
 
 def _cmd_rekey(args: argparse.Namespace) -> int:
     from coldseal.keyproviders import load_kek  # noqa: PLC0415
-    from coldseal.keys import SigningKey  # noqa: PLC0415
+    from coldseal.keys import PublicKey, SigningKey  # noqa: PLC0415
     from coldseal.rekey import rekey  # noqa: PLC0415
 
+    if args.new_kek and not args.kek:
+        raise UsageError("rekey: --new-kek needs the old KEK too (--kek)")
     signing = [SigningKey.load(p) for p in args.signing_key]
-    old = load_kek(args.kek)
+    trust = [PublicKey.load(p) for p in args.trust or ()]
+    old = load_kek(args.kek) if args.new_kek else None
     try:
-        new = load_kek(args.new_kek)
-    except BaseException:
-        old.close()
-        raise
-    try:
-        report = rekey(
-            args.sealed,
-            old_kek=old,
-            new_kek=new,
-            signing_keys=signing,
-            on_event=_absorb_event(args),
-        )
+        new = load_kek(args.new_kek) if args.new_kek else None
+        try:
+            report = rekey(
+                args.sealed,
+                old_kek=old,
+                new_kek=new,
+                signing_keys=signing,
+                trust=trust,
+                on_event=_absorb_event(args),
+            )
+        finally:
+            if new is not None:
+                new.close()
     finally:
-        old.close()
-        new.close()
-    print(
-        f"rekeyed {report.name} version {report.version}: data key now wrapped under KEK "
-        f"{report.new_kek_id} (was {report.old_kek_id}), manifest re-signed; payload untouched"
-    )
+        if old is not None:
+            old.close()
+    signers = ", ".join(report.signers)
+    if args.new_kek:
+        print(
+            f"rekeyed {report.name} version {report.version}: data key now wrapped under KEK "
+            f"{report.new_kek_id} (was {report.old_kek_id}), manifest re-signed by {signers}; "
+            "payload untouched"
+        )
+    else:
+        print(f"re-signed {report.name} version {report.version} by {signers}; payload untouched")
     return EXIT_OK
 
 
@@ -555,11 +564,20 @@ def build_parser() -> argparse.ArgumentParser:
     rk.add_argument("sealed", help="SEALED folder")
     rk.add_argument(
         "--kek",
-        required=True,
         metavar="OLD",
         help="the KEK the key is wrapped under (" + _KEK_FORMS + ")",
     )
-    rk.add_argument("--new-kek", required=True, metavar="NEW", help="the KEK to wrap it under")
+    rk.add_argument(
+        "--new-kek",
+        metavar="NEW",
+        help="the KEK to wrap it under; without it the manifest is only re-signed",
+    )
+    rk.add_argument(
+        "--trust",
+        action="append",
+        metavar="PUBFILE",
+        help="key the current manifest must be signed by (default: the signing keys)",
+    )
     rk.add_argument(
         "--signing-key",
         action="append",

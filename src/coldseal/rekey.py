@@ -1,11 +1,18 @@
-"""Rotating the key-encryption key of a sealed archive without touching its payload.
+"""Rotating the keys of a sealed archive without touching its payload.
 
-The data key is unwrapped with the old KEK, wrapped under the new one, and
-the manifest — the same body but for its ``dek`` field — is re-signed and
-replaced atomically (write, fsync, rename). The payload, the Merkle root and
-the version are unchanged, so verifiers' trust state stays valid; the old
-KEK no longer opens the archive, because the manifest names and carries only
-the new wrapping.
+KEK rotation: the data key is unwrapped with the old KEK, wrapped under the
+new one, and the manifest — the same body but for its ``dek`` field — is
+re-signed and replaced atomically (write, fsync, rename). The payload, the
+Merkle root and the version are unchanged, so verifiers' trust state stays
+valid; the old KEK no longer opens the archive, because the manifest names
+and carries only the new wrapping. Without a new KEK the body is re-signed
+unchanged: that is signing-key rotation (sign with the old and the new key
+during a changeover).
+
+Re-signing blesses the body, so the manifest must first verify under a key
+the operator trusts: ``trust`` if given, else the public halves of the
+signing keys themselves (the publisher re-signing its own archive). A
+manifest edited since it was signed is refused, not re-signed.
 """
 
 from __future__ import annotations
@@ -17,17 +24,17 @@ from typing import TYPE_CHECKING, Any
 
 from coldseal import audit
 from coldseal._atomic import fsync_dir
-from coldseal.errors import StorageError, UsageError
+from coldseal.errors import IntegrityError, StorageError, UsageError
 from coldseal.format import manifest as mf
 from coldseal.keyproviders import DekContext
 from coldseal.storage.local import LocalStorage
 from coldseal.verifier import unwrap_dek
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
     from coldseal.keyproviders import KeyProvider
-    from coldseal.keys import SigningKey
+    from coldseal.keys import PublicKey, SigningKey
 
 
 @dataclass(frozen=True)
@@ -44,13 +51,17 @@ class RekeyReport:
 def rekey(
     sealed_path: str | os.PathLike[str],
     *,
-    old_kek: KeyProvider,
-    new_kek: KeyProvider,
+    old_kek: KeyProvider | None,
+    new_kek: KeyProvider | None,
     signing_keys: list[SigningKey],
+    trust: Sequence[PublicKey] | None = None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
     on_violation: Callable[[dict[str, Any]], None] | None = None,
 ) -> RekeyReport:
-    """Rewrap the archive's data key under ``new_kek`` and re-sign its manifest.
+    """Rewrap the archive's data key under ``new_kek`` (if given) and re-sign its manifest.
+
+    The manifest must verify under ``trust`` (default: the signing keys'
+    public halves) before anything is re-signed.
 
     ``on_event``/``on_violation`` receive the audit event, as for
     :func:`coldseal.verify`.
@@ -62,6 +73,7 @@ def rekey(
             old_kek=old_kek,
             new_kek=new_kek,
             signing_keys=signing_keys,
+            trust=trust,
         )
         event.update(
             name=report.name,
@@ -76,9 +88,10 @@ def rekey(
 def _rekey(
     sealed_path: str | os.PathLike[str],
     *,
-    old_kek: KeyProvider,
-    new_kek: KeyProvider,
+    old_kek: KeyProvider | None,
+    new_kek: KeyProvider | None,
     signing_keys: list[SigningKey],
+    trust: Sequence[PublicKey] | None,
 ) -> RekeyReport:
     """The body of :func:`rekey`."""
     if not signing_keys:
@@ -90,13 +103,23 @@ def _rekey(
     finally:
         storage.close()
     manifest = signed.manifest
-    dek = unwrap_dek(old_kek, manifest)
-    try:
-        wrapped = new_kek.wrap_data_key(dek, DekContext(manifest.name, manifest.archive_id))
-    finally:
-        dek.close()
-    if (wrapped.scheme, wrapped.kek_id) == (manifest.dek.scheme, manifest.dek.kek_id):
-        raise UsageError("the new KEK is the same key as the old one")
+    trusted = list(trust) if trust else [key.public for key in signing_keys]
+    if not signed.trusted_signers(trusted):
+        raise IntegrityError(
+            f"{folder / mf.MANIFEST_FILE} is not signed by any trusted key "
+            f"({', '.join(k.key_id for k in trusted)}); refusing to re-sign it"
+        )
+    wrapped = manifest.dek
+    if new_kek is not None:
+        if old_kek is None:
+            raise UsageError("rewrapping the data key needs the old KEK (--kek) too")
+        dek = unwrap_dek(old_kek, manifest)
+        try:
+            wrapped = new_kek.wrap_data_key(dek, DekContext(manifest.name, manifest.archive_id))
+        finally:
+            dek.close()
+        if (wrapped.scheme, wrapped.kek_id) == (manifest.dek.scheme, manifest.dek.kek_id):
+            raise UsageError("the new KEK is the same key as the old one")
     rekeyed = manifest.with_dek(wrapped)
     data = mf.sign(rekeyed, signing_keys).encode()
     target = folder / mf.MANIFEST_FILE
