@@ -34,7 +34,7 @@ from coldseal import _native, audit, trust_state
 from coldseal._atomic import AtomicFolder
 from coldseal._cpus import granted_cpus
 from coldseal._parallel import ThreadContexts, ordered_map
-from coldseal.errors import IntegrityError, UsageError
+from coldseal.errors import IntegrityError, StorageError, UsageError
 from coldseal.extract import Extractor
 from coldseal.format import index as index_format
 from coldseal.format import manifest as mf
@@ -173,6 +173,76 @@ def plan_groups(spans: list[tuple[int, int]], indices: range, request_size: int)
     return groups
 
 
+# A run of chunks ready to check: (chunk indices, their sealed bytes from the
+# first chunk's offset, the pooled buffer holding them or None if the bytes
+# are a zero-copy slice of a ranged read's own buffer).
+_Unit = tuple[range, memoryview, "bytearray | None"]
+
+
+def plan_blocks(spans: list[tuple[int, int]], indices: range, block: int) -> list[tuple[int, int]]:
+    """(offset, length) of the ranged reads covering ``indices``, cut at multiples of ``block``.
+
+    Reads that never cross a ``block`` boundary line up with the parts the
+    payload was uploaded in (publish uses the same size), which S3 serves
+    cheapest; on the test server an unaligned 8 MiB read costs ~30 % more
+    server CPU.
+    """
+    if not indices:
+        return []
+    start = spans[indices.start][0]
+    end = spans[indices.stop - 1][0] + spans[indices.stop - 1][1]
+    blocks = []
+    offset = start
+    while offset < end:
+        stop = min(end, (offset // block + 1) * block)
+        blocks.append((offset, stop - offset))
+        offset = stop
+    return blocks
+
+
+def assemble_units(
+    reader: _ChunkReader,
+    spans: list[tuple[int, int]],
+    indices: range,
+    blocks: list[tuple[int, int]],
+    fetched: Iterator[memoryview],
+) -> Iterator[_Unit]:
+    """Units of chunks, in order, from aligned blocks arriving in order.
+
+    Chunks that end inside a block and start inside it become one zero-copy
+    unit; a chunk that straddles blocks is stitched into a pooled buffer.
+    Only the blocks a straddling chunk still needs are kept.
+    """
+    held: list[tuple[int, memoryview]] = []  # (offset, bytes) of blocks still needed
+    i = indices.start
+    for (offset, _), data in zip(blocks, fetched, strict=True):
+        held.append((offset, data))
+        block_end = offset + data.nbytes
+        run_start: int | None = None
+        while i < indices.stop and spans[i][0] + spans[i][1] <= block_end:
+            chunk_offset, chunk_len = spans[i]
+            if chunk_offset >= offset:
+                if run_start is None:
+                    run_start = i
+            else:
+                parts = [
+                    part[max(0, chunk_offset - o) : chunk_offset + chunk_len - o]
+                    for o, part in held
+                    if o < chunk_offset + chunk_len and o + part.nbytes > chunk_offset
+                ]
+                yield reader.stitch(range(i, i + 1), parts)
+            i += 1
+        if run_start is not None:
+            first = spans[run_start][0] - offset
+            last = spans[i - 1][0] + spans[i - 1][1] - offset
+            yield range(run_start, i), data[first:last], None
+        # Keep only what a chunk still open at the block's end needs.
+        if i < indices.stop:
+            held = [(o, part) for o, part in held if o + part.nbytes > spans[i][0]]
+        else:
+            held = []
+
+
 class _ChunkReader:
     """Reads runs of chunks, verifies and (with a DEK) opens them."""
 
@@ -213,7 +283,7 @@ class _ChunkReader:
             self._local.scratch = buf
         return buf
 
-    def fetch(self, group: range) -> tuple[range, bytearray]:
+    def fetch(self, group: range) -> _Unit:
         """One ranged read of ``group``'s sealed bytes into a pooled buffer."""
         a = self.archive
         first = a.spans[group.start][0]
@@ -225,15 +295,36 @@ class _ChunkReader:
         except BaseException:
             self._give_back(sealed)
             raise
-        return group, sealed
+        return group, memoryview(sealed)[:size], sealed
+
+    def fetch_block(self, block: tuple[int, int]) -> memoryview:
+        """One aligned ranged read of the payload, in the client's own response buffer."""
+        offset, length = block
+        data = self.archive.storage.fetch(self.archive.manifest.payload, offset, length)
+        view = memoryview(data)
+        if view.nbytes != length:
+            raise StorageError(
+                f"{self.archive.storage.describe(self.archive.manifest.payload)} bytes "
+                f"{offset}-{offset + length}: short read ({view.nbytes} bytes)"
+            )
+        return view
+
+    def stitch(self, group: range, parts: list[memoryview]) -> _Unit:
+        """A unit whose bytes straddle blocks: copied once into a pooled buffer."""
+        size = sum(p.nbytes for p in parts)
+        sealed = self._buffer(size)
+        view = memoryview(sealed)
+        pos = 0
+        for part in parts:
+            view[pos : pos + part.nbytes] = part
+            pos += part.nbytes
+        return group, view[:size], sealed
 
     def _give_back(self, sealed: bytearray) -> None:
         with self._lock:
             self._free.append(sealed)
 
-    def check_group(
-        self, fetched: tuple[range, bytearray], *, keep: bool
-    ) -> list[tuple[int, bytearray | None]]:
+    def check_group(self, fetched: _Unit, *, keep: bool) -> list[tuple[int, bytearray | None]]:
         """(plaintext length, plaintext buffer) per verified chunk of a fetched group.
 
         With ``keep``, each chunk's plaintext is in a pooled buffer of
@@ -241,11 +332,10 @@ class _ChunkReader:
         back with :meth:`release`; otherwise chunks are opened into per-thread
         scratch and only verified. Keyless, only ciphertext leaves are checked.
         """
-        group, sealed = fetched
+        group, view, pooled = fetched
         a = self.archive
         first = a.spans[group.start][0]
         try:
-            view = memoryview(sealed)
             started = time.monotonic()
             out: list[tuple[int, bytearray | None]] = []
             for index in group:
@@ -261,11 +351,12 @@ class _ChunkReader:
                 plain = self._plain_buffer() if keep else self._scratch()
                 self.contexts.get().open_into(index, body, leaf, memoryview(plain)[:plain_len])
                 out.append((plain_len, plain if keep else None))
-            del body, view
+            del body
             with self._lock:
                 self.cpu_seconds += time.monotonic() - started
         finally:
-            self._give_back(sealed)
+            if pooled is not None:
+                self._give_back(pooled)
         return out
 
     def read_group(self, group: range, *, keep: bool) -> list[tuple[int, bytearray | None]]:
@@ -288,16 +379,25 @@ def _read_chunks(
     per CPU verifies what has arrived, so neither waits for the other.
     """
     a = reader.archive
-    groups = plan_groups(a.spans, indices, a.storage.request_size)
     check = functools.partial(reader.check_group, keep=keep)
     io_workers = a.storage.concurrency
     if io_workers == 0:
+        groups = plan_groups(a.spans, indices, a.storage.request_size)
         fn = functools.partial(reader.read_group, keep=keep)
-        results = ordered_map(fn, groups, threads, 2 * threads + 2)
-    else:
-        fetched = ordered_map(reader.fetch, groups, io_workers, io_workers + 2)
-        results = ordered_map(check, fetched, threads, threads + 2)
-    for group, chunks in zip(groups, results, strict=True):
+        for group, chunks in zip(
+            groups, ordered_map(fn, groups, threads, 2 * threads + 2), strict=True
+        ):
+            yield from zip(group, chunks, strict=True)
+        return
+    blocks = plan_blocks(a.spans, indices, a.storage.request_size)
+    fetched = ordered_map(reader.fetch_block, blocks, io_workers, io_workers + 2)
+    units = assemble_units(reader, a.spans, indices, blocks, fetched)
+
+    # The unit's group travels with its result, so results stay matched to chunks.
+    def check_unit(unit: _Unit) -> tuple[range, list[tuple[int, bytearray | None]]]:
+        return unit[0], check(unit)
+
+    for group, chunks in ordered_map(check_unit, units, threads, threads + 2):
         yield from zip(group, chunks, strict=True)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import threading
@@ -105,7 +106,9 @@ class S3Storage:
         self.bucket, self.prefix = parse_url(url)
         self.options = options or S3Options()
         self.stats = S3Stats()
-        self._store = make_store(self.bucket, self.prefix, self.options.endpoint_url)
+        # One client per bucket and process: building one loads the system's
+        # root certificates (30-100 ms here), so archives share it.
+        self._store = make_store(self.bucket, "", self.options.endpoint_url)
         self._etags: dict[str, tuple[int, str | None]] = {}
         self._lock = threading.Lock()
         self._loop = _loop_thread()
@@ -126,9 +129,13 @@ class S3Storage:
 
     # ---- plumbing -------------------------------------------------------------
 
+    def _key(self, name: str) -> str:
+        """The object key of ``name`` under this archive's prefix."""
+        return f"{self.prefix}/{name}" if self.prefix else name
+
     def describe(self, name: str) -> str:
         """The object's s3:// URL."""
-        key = f"{self.prefix}/{name}" if self.prefix else name
+        key = self._key(name)
         return f"s3://{self.bucket}/{key}"
 
     def _remaining(self) -> float | None:
@@ -215,7 +222,7 @@ class S3Storage:
 
         async def head() -> Any:  # noqa: ANN401
             started = time.monotonic()
-            meta = await obstore.head_async(self._store, name)
+            meta = await obstore.head_async(self._store, self._key(name))
             self.stats.add(requests=1, network_seconds=time.monotonic() - started)
             return meta
 
@@ -253,7 +260,7 @@ class S3Storage:
 
         async def get() -> Any:  # noqa: ANN401 - obstore.Bytes
             started = time.monotonic()
-            result = await obstore.get_async(self._store, name, options=options)  # type: ignore[arg-type]
+            result = await obstore.get_async(self._store, self._key(name), options=options)  # type: ignore[arg-type]
             data = await result.bytes_async()
             if len(data) != len(out):
                 raise StorageError(f"{what}: short read ({len(data)} bytes)")
@@ -284,7 +291,7 @@ class S3Storage:
 
         async def get() -> Any:  # noqa: ANN401 - (meta, obstore.Bytes)
             started = time.monotonic()
-            result = await obstore.get_async(self._store, name, options=options)  # type: ignore[arg-type]
+            result = await obstore.get_async(self._store, self._key(name), options=options)  # type: ignore[arg-type]
             data = await result.bytes_async()
             self.stats.add(
                 requests=1, bytes_fetched=len(data), network_seconds=time.monotonic() - started
@@ -321,27 +328,38 @@ def make_store(
     """An obstore S3Store for ``bucket``/``prefix`` from the usual AWS variables.
 
     ``client_retries`` lets obstore retry on its own (uploads); reads keep it
-    at 0 because they retry themselves.
+    at 0 because they retry themselves. Stores are cached per process for
+    the same settings and credentials: creating one loads the system's root
+    certificates (30-100 ms measured here) and starts an empty connection
+    pool, which a warm runtime verifying again should not pay twice.
     """
+    endpoint = (
+        endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    )
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    credentials = tuple(
+        os.environ.get(var) or None
+        for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    )
+    return _cached_store(bucket, prefix, endpoint, region, credentials, client_retries)
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_store(
+    bucket: str,
+    prefix: str,
+    endpoint: str | None,
+    region: str,
+    credentials: tuple[str | None, ...],
+    client_retries: int,
+) -> S3Store:
     from datetime import timedelta  # noqa: PLC0415
 
     from obstore.store import S3Store  # noqa: PLC0415
 
-    endpoint = (
-        endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
-    )
-    config: dict[str, Any] = {
-        "region": os.environ.get("AWS_REGION")
-        or os.environ.get("AWS_DEFAULT_REGION")
-        or DEFAULT_REGION,
-    }
-    for var, key in (
-        ("AWS_ACCESS_KEY_ID", "access_key_id"),
-        ("AWS_SECRET_ACCESS_KEY", "secret_access_key"),
-        ("AWS_SESSION_TOKEN", "session_token"),
-    ):
-        if os.environ.get(var):
-            config[key] = os.environ[var]
+    names = ("access_key_id", "secret_access_key", "session_token")
+    config: dict[str, Any] = {"region": region}
+    config.update({k: v for k, v in zip(names, credentials, strict=True) if v})
     client: dict[str, Any] = {
         "timeout": f"{int(REQUEST_TIMEOUT_S)}s",
         "connect_timeout": f"{int(CONNECT_TIMEOUT_S)}s",
