@@ -256,13 +256,13 @@ class _ChunkReader:
         self._plain_free: list[bytearray] = []
         self._local = threading.local()
 
-    def _buffer(self, size: int) -> bytearray:
-        """A pooled buffer of at least ``size`` bytes for one ranged read."""
+    def _buffer(self, size: int, *, floor: int | None = None) -> bytearray:
+        """A pooled buffer of at least ``size`` bytes (new ones at least ``floor``)."""
         with self._lock:
             for i, buf in enumerate(self._free):
                 if len(buf) >= size:
                     return self._free.pop(i)
-        return bytearray(max(size, self.archive.storage.request_size))
+        return bytearray(max(size, self.archive.storage.request_size if floor is None else floor))
 
     def _plain_buffer(self) -> bytearray:
         with self._lock:
@@ -312,7 +312,8 @@ class _ChunkReader:
     def stitch(self, group: range, parts: list[memoryview]) -> _Unit:
         """A unit whose bytes straddle blocks: copied once into a pooled buffer."""
         size = sum(p.nbytes for p in parts)
-        sealed = self._buffer(size)
+        # One chunk at most: size new buffers for a chunk, not for a whole read.
+        sealed = self._buffer(size, floor=_native.sealed_bound(self.archive.manifest.chunk_size))
         view = memoryview(sealed)
         pos = 0
         for part in parts:
