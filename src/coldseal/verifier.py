@@ -251,6 +251,9 @@ class _ChunkReader:
         m = archive.manifest
         self.contexts = ThreadContexts(dek, m.archive_id, m.chunk_size) if dek is not None else None
         self.cpu_seconds = 0.0
+        # (start, end) of every read and every check, for the time split.
+        self.read_spans: list[tuple[float, float]] = []
+        self.check_spans: list[tuple[float, float]] = []
         self._lock = threading.Lock()
         self._free: list[bytearray] = []
         self._plain_free: list[bytearray] = []
@@ -290,17 +293,25 @@ class _ChunkReader:
         last_offset, last_len = a.spans[group[-1]]
         size = last_offset + last_len - first
         sealed = self._buffer(size)
+        started = time.monotonic()
         try:
             a.storage.read_into(a.manifest.payload, first, memoryview(sealed)[:size])
         except BaseException:
             self._give_back(sealed)
             raise
+        self._note(self.read_spans, started)
         return group, memoryview(sealed)[:size], sealed
+
+    def _note(self, spans: list[tuple[float, float]], started: float) -> None:
+        with self._lock:
+            spans.append((started, time.monotonic()))
 
     def fetch_block(self, block: tuple[int, int]) -> memoryview:
         """One aligned ranged read of the payload, in the client's own response buffer."""
         offset, length = block
+        started = time.monotonic()
         data = self.archive.storage.fetch(self.archive.manifest.payload, offset, length)
+        self._note(self.read_spans, started)
         view = memoryview(data)
         if view.nbytes != length:
             raise StorageError(
@@ -355,6 +366,7 @@ class _ChunkReader:
             del body
             with self._lock:
                 self.cpu_seconds += time.monotonic() - started
+                self.check_spans.append((started, time.monotonic()))
         finally:
             if pooled is not None:
                 self._give_back(pooled)
@@ -527,11 +539,11 @@ def _verify(
             spans, leaves = load_layout(storage, manifest)
             lap("layout")
             archive = _Archive(storage, manifest, spans, leaves)
-            files, cpu_seconds = _verify_chunks(archive, dek, out, threads, progress, state, lap)
+            files, split = _verify_chunks(archive, dek, out, threads, progress, state, lap)
         finally:
             if dek is not None:
                 dek.close()
-        io_stats = {**storage.stats_json(), "cpu_seconds": round(cpu_seconds, 6)}
+        io_stats = {**storage.stats_json(), **split}
     finally:
         storage.close()
         event["seconds"] = {k: round(v, 6) for k, v in timings.items()}
@@ -569,8 +581,8 @@ def _verify_chunks(
     progress: Callable[[int, int], None] | None,
     state: str | os.PathLike[str] | None,
     lap: Callable[[str], None],
-) -> tuple[int, float]:
-    """Phase 5 and 6; returns the number of files in the index, and CPU seconds."""
+) -> tuple[int, dict[str, float]]:
+    """Phase 5 and 6; returns the number of files in the index, and the time split."""
     m = archive.manifest
     reader = _ChunkReader(archive, dek)
     try:
@@ -585,6 +597,7 @@ def _verify_chunks(
                 extractor = Extractor(folder.path, entries)
             content_chunks = _content_chunk_range(m) if dek is not None else range(m.chunk_count)
             done = 0
+            phase_start = time.monotonic()
             chunks = _read_chunks(reader, content_chunks, threads, keep=extractor is not None)
             for index, (plain_len, plain) in chunks:
                 if extractor is not None and plain is not None:
@@ -595,6 +608,7 @@ def _verify_chunks(
                 done += plain_len
                 if progress is not None:
                     progress(done, m.plain_size)
+            split = time_split(reader, phase_start, time.monotonic())
             if extractor is not None:
                 extractor.finish()
             lap("chunks")
@@ -613,7 +627,34 @@ def _verify_chunks(
     finally:
         reader.close()
     files = 0 if entries is None else sum(1 for e in entries if e.kind == FILE)
-    return files, reader.cpu_seconds
+    return files, {"cpu_seconds": round(reader.cpu_seconds, 6), **split}
+
+
+def _covered(spans: list[tuple[float, float]], lo: float, hi: float) -> float:
+    """Seconds of [lo, hi] covered by at least one of ``spans``."""
+    total, reach = 0.0, lo
+    for begin, finish in sorted(spans):
+        start, end = max(begin, reach), min(finish, hi)
+        if end > start:
+            total += end - start
+            reach = end
+    return total
+
+
+def time_split(reader: _ChunkReader, lo: float, hi: float) -> dict[str, float]:
+    """Where the wall time of the chunk phase went: reading, checking, both, neither."""
+    reading = _covered(reader.read_spans, lo, hi)
+    checking = _covered(reader.check_spans, lo, hi)
+    either = _covered(reader.read_spans + reader.check_spans, lo, hi)
+    wall = max(hi - lo, 1e-9)
+    return {
+        "chunk_phase_seconds": round(wall, 6),
+        "network_busy_seconds": round(reading, 6),
+        "cpu_busy_seconds": round(checking, 6),
+        "overlap_seconds": round(reading + checking - either, 6),
+        "idle_seconds": round(wall - either, 6),
+        "idle_share": round((wall - either) / wall, 4),
+    }
 
 
 def _content_chunk_range(m: mf.Manifest) -> range:

@@ -69,7 +69,16 @@ def test_publish_then_verify_round_trip(
     code, out, err = verify(keys, published, "--out", tmp_path / "out", "--name", "app", "--json")
     assert code == 0, err
     assert same_tree(tmp_path / "out", app_tree)
-    assert '"requests"' in out and '"bytes_fetched"' in out
+    io = json.loads(out)["io"]
+    assert io["requests"] > 0
+    assert io["bytes_fetched"] >= sum(p.stat().st_size for p in app_tree.rglob("*.bin")) // 2
+    # The time split accounts for the whole chunk phase.
+    phase = io["chunk_phase_seconds"]
+    assert 0 <= io["network_busy_seconds"] <= phase
+    assert 0 <= io["cpu_busy_seconds"] <= phase
+    either = io["network_busy_seconds"] + io["cpu_busy_seconds"] - io["overlap_seconds"]
+    assert abs(either + io["idle_seconds"] - phase) < 1e-3
+    assert 0 <= io["idle_share"] <= 1
 
 
 def test_publish_is_idempotent(published: str, keys: Keys, app_tree: Path, tmp_path: Path) -> None:
