@@ -116,22 +116,37 @@ def _keystream(size: int, seed: int) -> bytes:
     return encryptor.update(bytes(size)) + encryptor.finalize()
 
 
-def _code_module(rng: random.Random, size: int) -> str:
-    """A Python-looking module of about ``size`` characters."""
-    lines: list[str] = ['"""Generated module for coldseal benchmarks."""', ""]
-    total = 0
-    while total < size:
-        name = f"{rng.choice(_WORDS)}_{rng.randrange(1000)}"
-        body = [f"def {name}({rng.choice(_WORDS)}, {rng.choice(_WORDS)}=None):"]
-        for _ in range(rng.randrange(2, 9)):
-            words = " ".join(rng.choice(_WORDS) for _ in range(rng.randrange(3, 10)))
-            body.append(f"    {rng.choice(_WORDS)} = {words!r}")
-        body.append(f"    return {rng.choice(_WORDS)}")
-        body.append("")
-        text = "\n".join(body)
-        lines.append(text)
-        total += len(text)
-    return "\n".join(lines) + "\n"
+def _code_block(rng: random.Random) -> str:
+    """One Python-looking function of a few hundred characters."""
+    name = f"{rng.choice(_WORDS)}_{rng.randrange(1000)}"
+    body = [f"def {name}({rng.choice(_WORDS)}, {rng.choice(_WORDS)}=None):"]
+    for _ in range(rng.randrange(2, 9)):
+        words = " ".join(rng.choice(_WORDS) for _ in range(rng.randrange(3, 10)))
+        body.append(f"    {rng.choice(_WORDS)} = {words!r}")
+    body.append(f"    return {rng.choice(_WORDS)}")
+    return "\n".join(body) + "\n\n"
+
+
+def _code_modules(rng: random.Random, total: int) -> list[str]:
+    """Modules of 2-32 KiB adding up to about ``total`` characters.
+
+    Functions are drawn from a pool (8192 distinct ones, ~3 MB) rather than
+    generated one by one: ten times faster, and a 1 MiB chunk still sees
+    mostly distinct functions, as real code does.
+    """
+    pool = [_code_block(rng) for _ in range(min(8192, max(64, total // 300)))]
+    modules, written = [], 0
+    while written < total:
+        target = min(rng.randrange(2048, 32768), total - written)
+        parts, size = ['"""Generated module for coldseal benchmarks."""\n\n'], 0
+        while size < target:
+            block = rng.choice(pool)
+            parts.append(block)
+            size += len(block)
+        text = "".join(parts)
+        modules.append(text)
+        written += len(text)
+    return modules
 
 
 class Corpus:
@@ -186,14 +201,10 @@ class Corpus:
         if not self._done(name).exists():
             shutil.rmtree(dest, ignore_errors=True)
             rng = random.Random(size)  # noqa: S311 - reproducible filler, not key material
-            written, n = 0, 0
-            while written < size:
+            for n, text in enumerate(_code_modules(rng, size)):
                 folder = dest / f"pkg{n // 50:03d}"
                 folder.mkdir(parents=True, exist_ok=True)
-                text = _code_module(rng, min(rng.randrange(2048, 32768), size - written))
                 (folder / f"mod{n:05d}.py").write_text(text, encoding="utf-8")
-                written += len(text)
-                n += 1
             (dest / "handler.py").write_text(HANDLER, encoding="utf-8")
             self._done(name).write_text("", encoding="utf-8")
         return dest

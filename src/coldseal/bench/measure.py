@@ -358,7 +358,11 @@ for n in range(spec["rounds"]):
         )
         wall = time.perf_counter() - t
         rounds.append({"wall": wall, "phases": report.seconds, "threads": report.threads})
-print(json.dumps({"imports": imports, "rounds": rounds}))
+# Peak RSS of this process's own memory. Not ru_maxrss from wait4: Linux carries
+# the parent's high-water mark over fork + exec into the child's figure.
+with open("/proc/self/status") as status:
+    hwm = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+print(json.dumps({"imports": imports, "rounds": rounds, "vm_hwm_kib": hwm}))
 """
 
 
@@ -383,8 +387,8 @@ def run_child(
     """Run ``op`` (verify, extract, lazy) on ``source`` ``rounds`` times in a fresh interpreter.
 
     ``cpus`` pins the child to that many of the CPUs this process may use
-    (``os.sched_setaffinity``), as a small function is. Peak RSS comes from
-    the child's own ``ru_maxrss`` (``os.wait4``), so it is the child's alone.
+    (``os.sched_setaffinity``), as a small function is. Peak RSS is the
+    child's own ``VmHWM`` (``/proc/self/status``), read by the child at its end.
     """
     with tempfile.TemporaryDirectory(prefix="coldseal-bench-") as scratch:
         spec = {
@@ -398,22 +402,18 @@ def run_child(
             "scratch": scratch,
         }
         with (Path(scratch) / "stderr").open("w+b") as err:
-            proc = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+            result = subprocess.run(  # noqa: S603 - our own interpreter and script
                 [sys.executable, "-c", CHILD, json.dumps(spec)],
                 stdout=subprocess.PIPE,
                 stderr=err,
+                check=False,
             )
-            assert proc.stdout is not None
-            stdout = proc.stdout.read()
-            proc.stdout.close()
-            _, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            if proc.returncode != 0:
+            if result.returncode != 0:
                 err.seek(0)
                 lines = err.read().decode(errors="replace").strip().splitlines()
                 raise StorageError(f"bench child ({op} {source}) failed: {(lines or ['?'])[-1]}")
-    body = json.loads(stdout)
-    return ChildResult(body["imports"], body["rounds"], usage.ru_maxrss / 1024)  # Linux: KiB
+    body = json.loads(result.stdout)
+    return ChildResult(body["imports"], body["rounds"], body["vm_hwm_kib"] / 1024)
 
 
 _IMPORTTIME = re.compile(r"\|\s+(\d+)\s+\|\s+coldseal$")

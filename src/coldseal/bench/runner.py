@@ -97,6 +97,7 @@ def s3_target(options: Options, skipped: list[str]) -> Iterator[S3Target | None]
     options.log("starting a local SeaweedFS for the S3 figures")
     with seaweed.running() as server:
         yield S3Target(f"s3://{seaweed.BUCKETS[0]}/bench", server.endpoint)
+        options.log("stopping the local SeaweedFS")
 
 
 class Run:
@@ -638,6 +639,7 @@ def run(options: Options) -> dict[str, Any]:
 
             results = evaluate(bench, options.budgets)
     finally:
+        options.log("removing scratch files")
         shutil.rmtree(scratch, ignore_errors=True)
     return {
         "schema": SCHEMA,
