@@ -63,6 +63,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         from coldseal.storage.s3 import parse_url  # noqa: PLC0415
 
         parse_url(args.s3_url)
+    elif args.endpoint_url is not None:
+        raise UsageError("--endpoint-url is for the bucket given with --s3-url")
     if args.results:
         results = compare.load(args.results)
     else:
@@ -468,7 +470,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--results",
         metavar="RUN.json",
-        help="measure nothing: report (and compare) the run saved in RUN.json",
+        help="measure nothing: report and compare the run saved in RUN.json, as judged then",
     )
     bench.add_argument(
         "--s3-url",

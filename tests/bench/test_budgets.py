@@ -203,3 +203,22 @@ def test_non_positive_limits_always_refused(table: dict[str, object], bad: float
     table[limit_key] = bad
     with pytest.raises(BudgetError, match="positive finite number"):
         budgets.parse(_toml({"b": table}))
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--endpoint-url", "http://127.0.0.1:1"), "--endpoint-url is for the bucket"),
+        (("--s3-url", "http://bucket/x"), "not an s3:// URL"),
+        (("--s3-url", "s3:///x"), "no bucket"),
+        (("--profile", "huge"), "invalid choice"),
+    ],
+)
+def test_bad_bench_options_exit_2_before_measuring(
+    tmp_path: Path, args: tuple[str, ...], needle: str
+) -> None:
+    result = run_cli("bench", *args, "--out", tmp_path / "out")
+    assert result.code == 2
+    assert needle in result.err
+    assert len(result.err.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
