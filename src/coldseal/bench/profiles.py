@@ -73,7 +73,7 @@ PROFILES: dict[str, Profile] = {
         chunk_sizes=(64 * KIB, 256 * KIB, MIB, 2 * MIB, 4 * MIB, 8 * MIB),
         chunk_mib=128,
         levels=(1, 3, 6, 9, 19),
-        level_mib=32,
+        level_mib=16,
         import_rounds=15,
     ),
 }
