@@ -1,12 +1,21 @@
-"""Benchmark inputs built in memory, deterministic where it matters."""
+"""Benchmark inputs: in-memory sealed chunks, and on-disk corpora from coldseal.bench.corpus.
+
+The on-disk corpora (deterministic, cached in ``.coldseal-cache/bench``,
+never committed) are the ones ``coldseal bench`` uses, so pytest-benchmark
+and the budget report measure the same bytes.
+"""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from coldseal import _native
+from coldseal.bench.corpus import MIB, Corpus
 
-MIB = 1 << 20
+CACHE = Path(__file__).resolve().parent.parent / ".coldseal-cache" / "bench"
+CORPUS = Corpus(CACHE)
+SMOKE_CODE_MIB = 8  # the generated code tree used instead of site-packages in smoke runs
 
 
 class SealedArchive:
@@ -37,55 +46,29 @@ class SealedArchive:
         return self.archive_id + index.to_bytes(8, "little") + self.chunk.to_bytes(8, "little")
 
 
-# ---- on-disk corpora, cached between runs (never committed) ------------------
-
-import shutil  # noqa: E402
-import site  # noqa: E402
-import zipfile  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-CACHE = Path(__file__).resolve().parent.parent / ".coldseal-cache" / "bench"
-
-
 def keys() -> Path:
-    """A key folder for benchmarks."""
-    from coldseal.keys import keygen  # noqa: PLC0415
-
-    folder = CACHE / "keys"
-    if not (folder / "data.kek").exists():
-        shutil.rmtree(folder, ignore_errors=True)
-        keygen(folder)
-    return folder
+    """The benchmark key folder."""
+    return CORPUS.keys()
 
 
-def site_packages_tree() -> Path:
-    """A real code tree: a copy of this environment's site-packages, no caches."""
-    dest = CACHE / "site-packages"
-    marker = CACHE / "site-packages.complete"
-    if not marker.exists():
-        shutil.rmtree(dest, ignore_errors=True)
-        src = next(Path(p) for p in site.getsitepackages() if p.endswith("site-packages"))
-        shutil.copytree(
-            src,
-            dest,
-            symlinks=True,
-            ignore=shutil.ignore_patterns("__pycache__", "coldseal*", "__editable__*", "*.pth"),
-        )
-        marker.write_text("")
-    return dest
+def code_tree(full_scale: bool) -> Path:
+    """A real site-packages copy for real runs; a generated code tree for smoke runs."""
+    return CORPUS.site_packages_tree() if full_scale else CORPUS.code_tree(SMOKE_CODE_MIB * MIB)
+
+
+def random_tree(size: int) -> Path:
+    """``blob.bin`` of ``size`` incompressible bytes plus a small ``handler.py``."""
+    return CORPUS.random_tree(size)
 
 
 def deflate_zip(tree: Path) -> Path:
-    """The same tree as a plain deflate zip (the unverified status quo)."""
-    dest = CACHE / f"{tree.name}.zip"
-    if not dest.exists():
-        tmp = dest.with_suffix(".tmp")
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-            for path in sorted(tree.rglob("*")):
-                if path.is_file() and not path.is_symlink():
-                    z.write(path, path.relative_to(tree).as_posix())
-        tmp.rename(dest)
-    return dest
+    """The same tree as a plain zip (the unverified status quo)."""
+    return CORPUS.zipped(tree)
+
+
+def sealed(tree: Path) -> Path:
+    """``tree`` sealed with the benchmark keys (1 MiB chunks, level 3)."""
+    return CORPUS.sealed(tree)
 
 
 def logical_stream(tree: Path) -> Path:
@@ -104,41 +87,6 @@ def logical_stream(tree: Path) -> Path:
     return dest
 
 
-def random_tree(size: int) -> Path:
-    """A folder holding one incompressible file of ``size`` bytes."""
-    dest = CACHE / f"random-{size >> 20}m"
-    marker = CACHE / f"random-{size >> 20}m.complete"
-    if not marker.exists():
-        shutil.rmtree(dest, ignore_errors=True)
-        dest.mkdir(parents=True)
-        with (dest / "blob.bin").open("wb") as out:
-            for _ in range(size // MIB):
-                out.write(os.urandom(MIB))
-        marker.write_text("")
-    return dest
-
-
-def sealed(tree: Path, *, threads: int | None = None) -> Path:
-    """``tree`` sealed with the benchmark keys (1 MiB chunks, level 3)."""
-    from coldseal.keys import Kek, SigningKey  # noqa: PLC0415
-    from coldseal.sealer import seal  # noqa: PLC0415
-
-    dest = CACHE / f"{tree.name}.sealed"
-    if not (dest / "manifest.json").exists():
-        shutil.rmtree(dest, ignore_errors=True)
-        k = keys()
-        seal(
-            tree,
-            dest,
-            signing_keys=[SigningKey.load(k / "signing.key")],
-            kek=Kek.load(k / "data.kek"),
-            name="bench",
-            version=1,
-            threads=threads,
-        )
-    return dest
-
-
 HANDLER = '''"""A Lambda-style handler that pulls in a real package."""
 import rich.console
 import rich.text
@@ -149,26 +97,27 @@ def handler(event, context):
 '''
 
 
-def app_with_site_packages() -> Path:
-    """site-packages plus a handler.py at its root that imports rich."""
-    dest = CACHE / "app-site"
-    marker = CACHE / "app-site.complete"
-    if not marker.exists():
-        shutil.rmtree(dest, ignore_errors=True)
-        shutil.copytree(site_packages_tree(), dest, symlinks=True)
-        (dest / "handler.py").write_text(HANDLER)
-        marker.write_text("")
-    return dest
+RICH_PACKAGES = ("rich", "markdown_it", "mdurl", "pygments")
 
 
-def big_with_handler(size: int) -> Path:
-    """An incompressible blob of ``size`` bytes plus one small handler.py."""
-    dest = CACHE / f"big-handler-{size >> 20}m"
-    marker = CACHE / f"big-handler-{size >> 20}m.complete"
+def app_with_site_packages(full_scale: bool) -> Path:
+    """site-packages plus a handler.py at its root that imports rich.
+
+    Smoke runs copy only rich and what it imports, not the whole tree.
+    """
+    import shutil  # noqa: PLC0415
+
+    name = "app-site" if full_scale else "app-rich"
+    dest = CACHE / name
+    marker = CACHE / f"{name}.complete"
     if not marker.exists():
         shutil.rmtree(dest, ignore_errors=True)
-        dest.mkdir(parents=True)
-        shutil.copy(random_tree(size) / "blob.bin", dest / "blob.bin")
+        site = CORPUS.site_packages_tree()
+        if full_scale:
+            shutil.copytree(site, dest, symlinks=True)
+        else:
+            for package in RICH_PACKAGES:
+                shutil.copytree(site / package, dest / package, symlinks=True)
         (dest / "handler.py").write_text(HANDLER)
         marker.write_text("")
     return dest

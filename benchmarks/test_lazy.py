@@ -1,4 +1,4 @@
-"""Lazy access against a local SeaweedFS, timed next to a full verify.
+"""Phase 5, lazy open against a local SeaweedFS, timed next to a full verify.
 
 * ``lazy-one-file``: open + read one small file of a 1 GiB sealed archive on
   S3 vs a full verify of it (<= 2 % of the time, <= 1 % of the bytes), and
@@ -15,11 +15,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests import s3server
 
 import coldseal
 from benchmarks import _corpus
@@ -32,20 +30,14 @@ CLI = str(Path(sys.executable).with_name("coldseal"))
 
 
 @pytest.fixture(scope="module")
-def s3() -> Iterator[s3server.S3Server]:
-    with s3server.running() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def trust() -> tuple[PublicKey, Kek]:
     k = _corpus.keys()
     return PublicKey.load(k / "signing.pub"), Kek.load(k / "data.kek")
 
 
 @pytest.fixture(scope="module")
-def big_on_s3(s3: s3server.S3Server, full_scale: bool) -> str:
-    sealed = _corpus.sealed(_corpus.big_with_handler((1024 if full_scale else 16) * MIB))
+def big_on_s3(s3, full_scale: bool) -> str:
+    sealed = _corpus.sealed(_corpus.random_tree((1024 if full_scale else 16) * MIB))
     publish(sealed, "s3://coldseal/bench/big")
     return "s3://coldseal/bench/big"
 
@@ -95,8 +87,8 @@ assert handler({"name": "x"}, None) == "hello x"
 
 
 @pytest.fixture(scope="module")
-def app_on_s3(s3: s3server.S3Server) -> str:
-    publish(_corpus.sealed(_corpus.app_with_site_packages()), "s3://coldseal/bench/app")
+def app_on_s3(s3, full_scale: bool) -> str:
+    publish(_corpus.sealed(_corpus.app_with_site_packages(full_scale)), "s3://coldseal/bench/app")
     return "s3://coldseal/bench/app"
 
 

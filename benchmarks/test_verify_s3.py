@@ -1,4 +1,4 @@
-"""S3 read path against a local SeaweedFS, timed next to its references.
+"""Phase 4, full verify from S3 (a local SeaweedFS), timed next to its references.
 
 * ``s3-extract``: ``verify --out`` of a real site-packages tree from S3 vs the
   unverified status quo, one GET of the same tree as a deflate zip plus
@@ -14,12 +14,10 @@ from __future__ import annotations
 import io
 import shutil
 import zipfile
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import obstore
 import pytest
-from tests import s3server
 
 from benchmarks import _corpus
 from benchmarks._corpus import MIB
@@ -32,20 +30,14 @@ ROUNDS = 3
 
 
 @pytest.fixture(scope="module")
-def s3() -> Iterator[s3server.S3Server]:
-    with s3server.running() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
 def trust() -> tuple[PublicKey, Kek]:
     k = _corpus.keys()
     return PublicKey.load(k / "signing.pub"), Kek.load(k / "data.kek")
 
 
 @pytest.fixture(scope="module")
-def tree_on_s3(s3: s3server.S3Server) -> tuple[str, str, int]:
-    tree = _corpus.site_packages_tree()
+def tree_on_s3(s3, full_scale: bool) -> tuple[str, str, int]:
+    tree = _corpus.code_tree(full_scale)
     sealed = _corpus.sealed(tree)
     publish(sealed, "s3://coldseal/bench/tree")
     zipped = _corpus.deflate_zip(tree)
@@ -89,7 +81,7 @@ def test_s3_get_zip_and_extract(benchmark, tree_on_s3, tmp_path_factory) -> None
 
 
 @pytest.fixture(scope="module")
-def random_on_s3(s3: s3server.S3Server, full_scale: bool) -> tuple[str, str, int]:
+def random_on_s3(s3, full_scale: bool) -> tuple[str, str, int]:
     sealed = _corpus.sealed(_corpus.random_tree((256 if full_scale else 16) * MIB))
     publish(sealed, "s3://coldseal/bench/random")
     payload = next(sealed.glob("payload-*"))
