@@ -179,8 +179,57 @@ def main(argv: list[str] | None = None) -> int:
                 1.0,
             )
         )
-    if "s3_idle_share" in info:
-        rows.append(("S3 pipeline idle share of wall time", info["s3_idle_share"], "<=", 0.10))
+    s3_rows = [
+        (
+            "S3 verify --out time / GET + zipfile extract time (<= 1.0)",
+            "test_s3_get_zip_and_extract",
+            "test_s3_verify_out",
+            "<=",
+            1.0,
+        ),
+        (
+            "S3 pipeline vs raw parallel GETs, loopback (>= 0.8)",
+            "test_s3_verify_pipeline",
+            "test_s3_raw_parallel_gets",
+            ">=",
+            0.8,
+        ),
+        (
+            "S3 pipeline vs raw parallel GETs, 1 Gbit/s shaped link (>= 0.8)",
+            "test_shaped_verify_pipeline",
+            "test_shaped_raw_parallel_gets",
+            ">=",
+            0.8,
+        ),
+    ]
+    for what, num, den, op, target in s3_rows:
+        if rates.get(num) and rates.get(den):
+            rows.append((what, rates[num] / rates[den], op, target))
+    for tag, where in (("s3", "loopback"), ("shaped", "shaped link")):
+        if f"{tag}_idle_share" in info:
+            rows.append(
+                (
+                    f"S3 pipeline idle share of the chunk phase, {where}",
+                    info[f"{tag}_idle_share"],
+                    "<=",
+                    0.10,
+                )
+            )
+        cpu = [
+            info.get(f"{tag}_{run}_{who}_cpu_seconds")
+            for run in ("raw", "pipeline")
+            for who in ("server", "client")
+        ]
+        if all(v is not None for v in cpu):
+            # On shared CPUs the pipeline cannot beat raw CPU / pipeline CPU.
+            rows.append(
+                (
+                    f"  CPU bound on that ratio, {where}: raw / pipeline CPU seconds",
+                    (cpu[0] + cpu[1]) / (cpu[2] + cpu[3]),
+                    "info",
+                    0.0,
+                )
+            )
     if "rss_big_kib" in info:
         rows.append(
             (

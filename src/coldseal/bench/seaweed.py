@@ -28,7 +28,7 @@ from pathlib import Path
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Iterator, Sequence
 
 ACCESS_KEY = "AKIDCOLDSEALTEST"
 SECRET_KEY = "coldseal-test-secret-key"  # noqa: S105 - a throw-away loopback server's credential
@@ -124,9 +124,9 @@ class S3Server:
 
 
 @contextlib.contextmanager
-def running() -> Iterator[S3Server]:
+def running(*, ip: str = "127.0.0.1", wrap: Sequence[str] = ()) -> Iterator[S3Server]:
     """A fresh server for the block, with the AWS variables pointing at it."""
-    server = start()
+    server = start(ip=ip, wrap=wrap)
     saved = {k: os.environ.get(k) for k in server.env}
     os.environ.update(server.env)
     try:
@@ -144,8 +144,13 @@ def _restore(saved: dict[str, str | None]) -> None:
             os.environ[key] = value
 
 
-def start() -> S3Server:
-    """Start a server with the buckets in ``BUCKETS`` and wait until writes work."""
+def start(*, ip: str = "127.0.0.1", wrap: Sequence[str] = ()) -> S3Server:
+    """Start a server with the buckets in ``BUCKETS`` and wait until writes work.
+
+    ``ip`` is the address it listens on and advertises; ``wrap`` prefixes
+    the command (``ip netns exec NS`` runs it in a network namespace behind
+    a shaped link, see ``benchmarks/_netns.py``).
+    """
     workdir = Path(tempfile.mkdtemp(prefix="coldseal-weed-"))
     try:
         binary = weed_binary()
@@ -165,11 +170,12 @@ def start() -> S3Server:
     (workdir / "s3.json").write_text(json.dumps(config), encoding="utf-8")
     ports = free_ports(len(PORT_FLAGS))
     args = [
+        *wrap,
         binary,
         "mini",
         f"-dir={workdir / 'data'}",
-        "-ip=127.0.0.1",
-        "-ip.bind=127.0.0.1",
+        f"-ip={ip}",
+        f"-ip.bind={ip}",
         "-master.telemetry=false",
         "-admin.ui=false",
         "-webdav=false",
@@ -183,7 +189,7 @@ def start() -> S3Server:
         process = subprocess.Popen(  # noqa: S603 - fixed arguments, our own binary
             args, stdout=log, stderr=subprocess.STDOUT, cwd=workdir, start_new_session=True
         )
-    server = S3Server(f"http://127.0.0.1:{ports[0]}", process, workdir)
+    server = S3Server(f"http://{ip}:{ports[0]}", process, workdir)
     deadline = time.monotonic() + READY_TIMEOUT_S
     while True:
         if process.poll() is not None:
