@@ -2,8 +2,9 @@
 
 ``main(argv) -> int`` parses, dispatches and turns every failure into one
 line on stderr and the documented exit status: 0 success, 1 integrity
-failure, 2 usage error or unreadable input, 3 storage or I/O failure. No
-command lets a traceback reach the user.
+failure, 2 usage error or unreadable input, 3 storage or I/O failure (and 4,
+from ``bench`` only: a budget was exceeded). No command lets a traceback
+reach the user.
 """
 
 from __future__ import annotations
@@ -502,18 +503,19 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common, endpoint],
         name="bench",
         help="measure cold-start costs against a budgets file and write a report with plots",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     bench.add_argument(
         "--profile",
         choices=("tiny", "short", "full"),
         default="short",
-        help="how much to measure: short takes under 2 minutes on 2 cores",
+        help="how much to measure (default: short, under 2 minutes on 2 cores)",
     )
     bench.add_argument(
         "--budgets", metavar="FILE", help="budgets TOML file (default: the shipped one)"
     )
-    bench.add_argument("--out", metavar="DIR", default="reports/bench", help="report folder")
+    bench.add_argument(
+        "--out", metavar="DIR", default="reports/bench", help="report folder (default: %(default)s)"
+    )
     bench.add_argument(
         "--compare", metavar="OLD.json", help="print the ratios between OLD.json and this run"
     )
