@@ -100,12 +100,24 @@ def _loop_thread() -> asyncio.AbstractEventLoop:
 class S3Storage:
     """Objects under ``s3://bucket/prefix``."""
 
-    def __init__(self, url: str, options: S3Options | None = None) -> None:
-        """Connect lazily to the bucket in ``url`` with the usual AWS variables."""
+    def __init__(
+        self, url: str, options: S3Options | None = None, *, bucket_store: S3Store | None = None
+    ) -> None:
+        """Connect lazily to the bucket in ``url`` with the usual AWS variables.
+
+        ``bucket_store``, a store for the whole bucket from :func:`make_store`
+        with an empty prefix, is shared instead of making a new client (about
+        20 ms each): a scrub reads many archives of one bucket.
+        """
         self.bucket, self.prefix = parse_url(url)
         self.options = options or S3Options()
         self.stats = S3Stats()
-        self._store = make_store(self.bucket, self.prefix, self.options.endpoint_url)
+        if bucket_store is None:
+            self._store = make_store(self.bucket, self.prefix, self.options.endpoint_url)
+            self._key_prefix = ""
+        else:
+            self._store = bucket_store
+            self._key_prefix = f"{self.prefix}/" if self.prefix else ""
         self._etags: dict[str, tuple[int, str | None]] = {}
         self._lock = threading.Lock()
         self._loop = _loop_thread()
@@ -215,7 +227,7 @@ class S3Storage:
 
         async def head() -> Any:  # noqa: ANN401
             started = time.monotonic()
-            meta = await obstore.head_async(self._store, name)
+            meta = await obstore.head_async(self._store, self._key_prefix + name)
             self.stats.add(requests=1, network_seconds=time.monotonic() - started)
             return meta
 
@@ -253,7 +265,7 @@ class S3Storage:
 
         async def get() -> Any:  # noqa: ANN401 - obstore.Bytes
             started = time.monotonic()
-            result = await obstore.get_async(self._store, name, options=options)  # type: ignore[arg-type]
+            result = await obstore.get_async(self._store, self._key_prefix + name, options=options)  # type: ignore[arg-type]
             data = await result.bytes_async()
             if len(data) != len(out):
                 raise StorageError(f"{what}: short read ({len(data)} bytes)")
@@ -284,7 +296,7 @@ class S3Storage:
 
         async def get() -> Any:  # noqa: ANN401 - (meta, obstore.Bytes)
             started = time.monotonic()
-            result = await obstore.get_async(self._store, name, options=options)  # type: ignore[arg-type]
+            result = await obstore.get_async(self._store, self._key_prefix + name, options=options)  # type: ignore[arg-type]
             data = await result.bytes_async()
             self.stats.add(
                 requests=1, bytes_fetched=len(data), network_seconds=time.monotonic() - started
