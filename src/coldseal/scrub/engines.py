@@ -123,7 +123,11 @@ class DaskEngine:
                     n_workers=workers or granted_cpus(),
                     threads_per_worker=1,
                     processes=True,
+                    # Loopback only; no dashboard, and its HTTP routes on a free port
+                    # rather than the 8787 another cluster on the machine may hold.
+                    host="127.0.0.1",
                     dashboard_address=None,
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                     silence_logs=logging.ERROR,
                 )
                 self.client: Any = dist.Client(self._cluster)
