@@ -62,11 +62,22 @@ def test_grouping_finds_every_archive_once(tree: dict[str, dict]) -> None:
 
 def test_packing_follows_the_cost_model() -> None:
     model = CostModel(fixed_s=0.01, rate=100e6)
-    refs = [ArchiveRef(f"s3://b/a{i}", 0) for i in range(250)] + [ArchiveRef("s3://b/big", 10**9)]
-    sizes = [len(b) for b in batches(refs, model, task_seconds=1.0)]
-    assert sizes == [100, 100, 51]  # the big one closes the last batch on its own cost
+    refs = [ArchiveRef(f"s3://b/a{i}", 0) for i in range(650)] + [ArchiveRef("s3://b/big", 10**9)]
+    out = list(batches(refs, model, task_seconds=1.0, workers=2))
+    assert [r for b in out for r in b] == refs  # every archive once, in listing order
+    # ~1 s tasks while the listing runs ahead; the big one (10 s) closes the last task.
+    assert [len(b) for b in out] == [100, 100, 100, 100, 100, 100, 51]
     model.learn(Record("s3://b/x", Status.OK, 1000, seconds=0.11))
     assert 0.01 < model.fixed_s < 0.11
+
+
+def test_a_small_scrub_is_spread_over_every_worker() -> None:
+    model = CostModel(fixed_s=0.03, rate=100e6)
+    refs = [ArchiveRef(f"s3://b/a{i}", 0) for i in range(64)]  # ~2 s of work in all
+    sizes = [len(b) for b in batches(refs, model, task_seconds=1.0, workers=2)]
+    assert sum(sizes) == 64
+    assert len(sizes) >= 4  # at least two tasks per worker, not two 1 s tasks
+    assert sizes == sorted(sizes, reverse=True)  # the last tasks are the short ones
 
 
 def _synthetic(n_archives: int, pulled: list[int]) -> object:

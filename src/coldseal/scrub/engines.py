@@ -9,6 +9,7 @@ the driver's, so it is the same for both. Dask is imported only when a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
@@ -157,14 +158,21 @@ class DaskEngine:
         return list(done)
 
     def outcome(self, handle: Any) -> list[Record] | BaseException:  # noqa: ANN401
-        """Records, or the task's exception (KilledWorker after repeated worker deaths)."""
-        if handle.status == "error":
-            error: BaseException = handle.exception()
+        """Records, or what ended the task instead.
+
+        That is the task's exception, KilledWorker after repeated worker
+        deaths, or a CancelledError if the scheduler lost the task.
+        """
+        try:
+            if handle.status == "finished":
+                records: list[Record] = handle.result()
+                return records
+            error: BaseException = handle.exception()  # raises if it was cancelled
+        except (Exception, asyncio.CancelledError) as cancelled:  # noqa: BLE001 - an outcome too
+            return cancelled
+        finally:
             handle.release()
-            return error
-        records: list[Record] = handle.result()
-        handle.release()
-        return records
+        return error
 
     def close(self) -> None:
         """Close the client, and the LocalCluster if this engine started one."""

@@ -71,18 +71,45 @@ class _Task:
 
 
 def batches(
-    refs: Iterable[ArchiveRef], model: CostModel, task_seconds: float
+    refs: Iterable[ArchiveRef], model: CostModel, task_seconds: float, workers: int = 1
 ) -> Iterator[list[ArchiveRef]]:
-    """Pack ``refs`` into batches of about ``task_seconds`` of estimated work."""
-    batch: list[ArchiveRef] = []
-    cost = 0.0
-    for ref in refs:
-        batch.append(ref)
-        cost += model.estimate(ref)
-        if cost >= task_seconds or len(batch) >= MAX_BATCH:
-            yield batch
-            batch, cost = [], 0.0
-    if batch:
+    """Pack ``refs`` into batches of about ``task_seconds`` of estimated work.
+
+    The listing is read a bounded stretch ahead (about two tasks per worker).
+    Once it has ended, the work left is cut finer, into about one
+    ``2 * workers``-th of what remains per batch (down to a tenth of
+    ``task_seconds``): a small scrub still spreads over every worker, and the
+    last tasks are short, so workers finish together instead of one of them
+    working through a last big batch alone.
+    """
+    spread = 2 * workers
+    source = iter(refs)
+    ahead: deque[tuple[ArchiveRef, float]] = deque()
+    buffered = 0.0
+    exhausted = False
+    while True:
+        while (
+            not exhausted and buffered < spread * task_seconds and len(ahead) < spread * MAX_BATCH
+        ):
+            ref = next(source, None)
+            if ref is None:
+                exhausted = True
+                break
+            cost = model.estimate(ref)
+            ahead.append((ref, cost))
+            buffered += cost
+        if not ahead:
+            return
+        target = task_seconds
+        if exhausted:
+            target = min(task_seconds, max(buffered / spread, task_seconds / 10))
+        batch: list[ArchiveRef] = []
+        cost = 0.0
+        while ahead and cost < target and len(batch) < MAX_BATCH:
+            ref, estimate = ahead.popleft()
+            batch.append(ref)
+            cost += estimate
+            buffered -= estimate
         yield batch
 
 
@@ -167,11 +194,11 @@ def scrub(
                 task = inflight.pop(handle)
                 extra.extend(finished(task, engine.outcome(handle)))
 
-    run_pass(batches(archives(), model, task_seconds), 1)
+    run_pass(batches(archives(), model, task_seconds, summary.workers), 1)
     if retry:
         summary.second_pass = len(retry)
         again, retry = retry, []
-        run_pass(batches(again, model, task_seconds), 2)
+        run_pass(batches(again, model, task_seconds, summary.workers), 2)
     summary.seconds = time.monotonic() - started
     return summary
 
