@@ -271,7 +271,8 @@ def parse_body(obj: object) -> Manifest:
     if not isinstance(obj, dict):
         raise _fail("body must be an object")
     fmt = obj.get("format")
-    if fmt != FORMAT_VERSION:
+    # ``True == 1`` in Python: without the bool check, "format": true passed.
+    if isinstance(fmt, bool) or fmt != FORMAT_VERSION:
         raise _fail(f"unknown format version {fmt!r} (this coldseal reads {FORMAT_VERSION})")
     body = _exact_fields(obj, _BODY_FIELDS, "body")
     for name, known in (
