@@ -559,7 +559,11 @@ def _add_scrub(
     )
     scrub.add_argument("url", metavar="s3://BUCKET/PREFIX", help="where to look for archives")
     scrub.add_argument(
-        "--trust", action="append", required=True, metavar="PUBFILE", help="trusted public key"
+        "--trust",
+        action="append",
+        required=True,
+        metavar="PUBFILE",
+        help="trusted Ed25519 public key (repeatable)",
     )
     scrub.add_argument(
         "--kek",
@@ -569,7 +573,12 @@ def _add_scrub(
     scrub.add_argument(
         "--no-decrypt", action="store_true", help="keyless audit even if --kek is given"
     )
-    scrub.add_argument("--engine", choices=("local", "dask"), default="local")
+    scrub.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="a thread pool here, or Dask (pip install 'coldseal[dask]')",
+    )
     scrub.add_argument(
         "--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler (default: a LocalCluster)"
     )

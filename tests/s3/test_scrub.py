@@ -122,6 +122,13 @@ def test_keyless_scrub_needs_no_kek(fleet: dict[str, Path], keys: Keys, tmp_path
     assert code == 0, err
     _check_clean(fleet, records)
     assert not any(r["decrypted"] for r in records if r["status"] == "ok")
+    # The report on stdout: JSON lines only there, the summary for people on stderr.
+    r = run_cli("scrub", ROOT, "--trust", keys.public, "--report", "-")
+    assert r.code == 0, r.err
+    lines = [json.loads(line) for line in r.out.splitlines()]
+    assert _comparable(lines[:-1]) == _comparable(records)
+    assert lines[-1]["summary"]["archives"] == ARCHIVES + 1
+    assert "scrubbed 51 archives" in r.err
 
 
 def _comparable(records: list[dict]) -> dict[str, dict]:

@@ -16,6 +16,7 @@ from coldseal.errors import IntegrityError, StorageError
 
 if TYPE_CHECKING:
     import argparse
+    from typing import TextIO
 
     from coldseal.scrub.engines import Engine
     from coldseal.scrub.report import Summary
@@ -65,12 +66,14 @@ def run(args: argparse.Namespace) -> int:
     # Violations are reported per archive below; the command-level event must not run it again.
     args.on_violation = None
     hook_problems: list[str] = []
+    # With the report on stdout, the lines for people go to stderr.
+    human = sys.stderr if args.report == "-" else sys.stdout
 
     def sink(record: Record) -> None:
         if report is not None:
             report.write(record.to_json())
         if record.status not in (Status.OK, Status.EXPIRING):
-            sys.stdout.write(f"{record.status.value:10} {record.url}: {record.reason}\n")
+            human.write(f"{record.status.value:10} {record.url}: {record.reason}\n")
         if not (hook or log):
             return
         event = audit.make_event(
@@ -108,16 +111,16 @@ def run(args: argparse.Namespace) -> int:
         raise
     for problem in hook_problems[:1]:
         sys.stderr.write(f"coldseal: warning: {problem}\n")
-    return _conclude(args, summary)
+    return _conclude(args, summary, human)
 
 
-def _conclude(args: argparse.Namespace, summary: Summary) -> int:
+def _conclude(args: argparse.Namespace, summary: Summary, human: TextIO) -> int:
     counts = ", ".join(f"{n} {s}" for s, n in summary.counts.items() if n)
     args.event.update(archives=summary.archives, counts=summary.counts, seconds=summary.seconds)
     if args.json:
-        sys.stdout.write(json.dumps(summary.to_json(), indent=2, sort_keys=True) + "\n")
+        human.write(json.dumps(summary.to_json(), indent=2, sort_keys=True) + "\n")
     else:
-        sys.stdout.write(
+        human.write(
             f"scrubbed {summary.archives} archives ({summary.bytes} bytes) under {args.url} in "
             f"{summary.seconds:.2f} s on {summary.engine} with {summary.workers} workers: "
             f"{counts or 'none found'}\n"
