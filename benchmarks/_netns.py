@@ -72,8 +72,25 @@ def shaped_link(rate: str = "1gbit", *, index: int = 0) -> Iterator[ShapedLink]:
         _ip("-n", ns, "link", "set", "lo", "up")
         # Server -> client is the direction that carries the bytes.
         subprocess.run(
-            ["ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", ns_if, "root", "tbf",
-             "rate", rate, "burst", "256kb", "latency", "50ms"],
+            [
+                "ip",
+                "netns",
+                "exec",
+                ns,
+                "tc",
+                "qdisc",
+                "add",
+                "dev",
+                ns_if,
+                "root",
+                "tbf",
+                "rate",
+                rate,
+                "burst",
+                "256kb",
+                "latency",
+                "50ms",
+            ],
             check=True,
             capture_output=True,
         )

@@ -114,6 +114,55 @@ def extras(run: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def scrub_rows(run: dict[str, Any]) -> list[tuple[str, float, str, float]]:
+    """Scrub figures (benchmarks/test_scrub.py): archives/s, GB/s, scaling, overhead share."""
+    info = {
+        b["name"]: {**b.get("extra_info", {}), "min": b["stats"]["min"]}
+        for b in run["benchmarks"]
+        if b["name"].startswith("test_scrub_")
+    }
+    rows: list[tuple[str, float, str, float]] = []
+    for name, x in sorted(info.items()):
+        label = name.removeprefix("test_scrub_").replace("_", " ")
+        rows.append((f"scrub {label}: archives/s", x["archives"] / x["min"], "value", 0.0))
+        rows.append((f"scrub {label}: GB/s", x["bytes"] / x["min"] / 1e9, "value", 0.0))
+        busy = x["wall_seconds"] * x["workers"]
+        rows.append(
+            (
+                f"scrub {label}: share of worker time not verifying",
+                1 - x["verify_seconds"] / busy,
+                "value",
+                0.0,
+            )
+        )
+
+    def ratio(what: str, num: str, den: str) -> None:
+        if num in info and den in info:
+            rows.append((what, info[den]["min"] / info[num]["min"], "info", 0.0))
+
+    ratio(
+        "scrub local: 2 workers / 1 worker (speed-up)",
+        "test_scrub_local_2_workers",
+        "test_scrub_local_1_worker",
+    )
+    ratio(
+        "scrub dask: 2 workers / 1 worker (speed-up)",
+        "test_scrub_dask_2_workers",
+        "test_scrub_dask_1_worker",
+    )
+    ratio(
+        "scrub 2 workers: dask / local (speed)",
+        "test_scrub_dask_2_workers",
+        "test_scrub_local_2_workers",
+    )
+    ratio(
+        "scrub 2 local workers: keyless / decrypting (speed)",
+        "test_scrub_keyless_local_2_workers",
+        "test_scrub_local_2_workers",
+    )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the table; exit 1 if a target is missed."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -239,9 +288,13 @@ def main(argv: list[str] | None = None) -> int:
                 1.2,
             )
         )
+    rows += scrub_rows(run)
     for what, value, op, target in rows:
         if op == "info":
             print(f"{what:70} {value:6.2f}x")
+            continue
+        if op == "value":
+            print(f"{what:70} {value:8.3f}")
             continue
         ok = value >= target if op == ">=" else value <= target
         missed += not ok

@@ -28,7 +28,7 @@ inputs=$( (echo "${COLDSEAL_CFLAGS:-}"; cat pyproject.toml build_ext.py native/*
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$inputs" ]; then
   echo "setup: installing coldseal into .venv (log: .venv/setup.log)" >&2
   if ! { .venv/bin/python -m pip install -q --upgrade pip "setuptools>=77" wheel cffi &&
-         .venv/bin/python -m pip install -q --no-build-isolation -e ".[test,dev,bench]"; } \
+         .venv/bin/python -m pip install -q --no-build-isolation -e ".[test,dev,bench,dask]"; } \
        >.venv/setup.log 2>&1; then
     tail -n 40 .venv/setup.log >&2
     echo "setup: installing coldseal failed; see .venv/setup.log" >&2

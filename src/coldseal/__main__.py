@@ -2,4 +2,6 @@
 
 from coldseal._cli import run
 
-run()
+# Guarded: Dask's worker processes start by spawning, which imports this module again.
+if __name__ == "__main__":
+    run()

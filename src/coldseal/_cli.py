@@ -214,7 +214,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from coldseal.verifier import verify  # noqa: PLC0415
 
     trust = [PublicKey.load(p) for p in args.trust]
-    kek = load_kek(args.kek) if args.kek else None
+    kek = load_kek(args.kek) if args.kek and not args.no_decrypt else None
     progress = _progress_callback(args, "verifying")
     try:
         report = verify(
@@ -248,6 +248,12 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             f"{report.plain_bytes} bytes, signed by {', '.join(report.signers)}{mode}"
         )
     return EXIT_OK
+
+
+def _cmd_scrub(args: argparse.Namespace) -> int:
+    from coldseal.scrub.command import run  # noqa: PLC0415 - Dask only with --engine dask
+
+    return run(args)
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
@@ -598,6 +604,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEK",
         help=_KEK_HELP + "; without it only ciphertext leaves are checked",
     )
+    verify.add_argument(
+        "--no-decrypt",
+        action="store_true",
+        help="keyless audit even if --kek is given: check signatures and ciphertext leaves only",
+    )
     verify.add_argument("--out", metavar="DIR", help="extract the verified files here")
     verify.add_argument(
         "--state",
@@ -633,6 +644,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("--json", action="store_true", help="print the report as JSON")
     verify.set_defaults(func=_cmd_verify)
+
+    _add_scrub(sub, common, endpoint)
 
     pub = sub.add_parser(
         parents=[common, endpoint],
@@ -714,6 +727,84 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_scrub(
+    sub: Any,  # noqa: ANN401 - argparse's subparsers action has no public type
+    common: argparse.ArgumentParser,
+    endpoint: argparse.ArgumentParser,
+) -> None:
+    scrub = sub.add_parser(
+        parents=[common, endpoint],
+        name="scrub",
+        help="re-verify every archive under s3://BUCKET/PREFIX, locally or on Dask",
+    )
+    scrub.add_argument("url", metavar="s3://BUCKET/PREFIX", help="where to look for archives")
+    scrub.add_argument(
+        "--trust",
+        action="append",
+        required=True,
+        metavar="PUBFILE",
+        help="trusted Ed25519 public key (repeatable)",
+    )
+    scrub.add_argument(
+        "--kek",
+        metavar="FILE",
+        help="key-encryption key, loaded by each worker; without it a keyless audit",
+    )
+    scrub.add_argument(
+        "--no-decrypt", action="store_true", help="keyless audit even if --kek is given"
+    )
+    scrub.add_argument(
+        "--engine",
+        choices=("local", "dask"),
+        default="local",
+        help="a thread pool here, or Dask (pip install 'coldseal[dask]')",
+    )
+    scrub.add_argument(
+        "--scheduler", metavar="tcp://HOST:PORT", help="Dask scheduler (default: a LocalCluster)"
+    )
+    scrub.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=None,
+        help="local threads or LocalCluster workers (default: the CPUs granted)",
+    )
+    scrub.add_argument(
+        "--report",
+        metavar="FILE",
+        help="write one JSON line per archive, then a summary (- for stdout)",
+    )
+    scrub.add_argument(
+        "--expiring-within",
+        type=_non_negative_int,
+        default=30,
+        metavar="DAYS",
+        help="report intact archives that expire within DAYS as expiring (0: never)",
+    )
+    scrub.add_argument(
+        "--task-seconds",
+        type=_positive_float,
+        default=1.0,
+        metavar="SECONDS",
+        help="pack small archives into tasks of about this much work",
+    )
+    scrub.add_argument(
+        "--archive-deadline",
+        type=_positive_float,
+        default=None,
+        metavar="SECONDS",
+        help="storage deadline per archive (default: 60 s + 1 s per 4 MiB)",
+    )
+    scrub.add_argument(
+        "--verify-threads",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="threads verifying one archive (tasks already run side by side)",
+    )
+    scrub.add_argument("--json", action="store_true", help="print the summary as JSON")
+    scrub.set_defaults(func=_cmd_scrub)
+
+
 def _fail(code: int, message: str) -> int:
     """Write the one last line on stderr that says what failed, and return ``code``."""
     sys.stderr.write(f"coldseal: error: {message}\n")
@@ -739,7 +830,7 @@ def _finish(args: argparse.Namespace | None, code: int, reason: str | None) -> i
         source = next(
             (
                 getattr(args, a)
-                for a in ("source", "sealed", "input", "dir")
+                for a in ("source", "sealed", "input", "dir", "url")
                 if getattr(args, a, None)
             ),
             None,

@@ -74,6 +74,7 @@ class Report:
     io: dict[str, float] = field(default_factory=dict)
     manifest_digest: str = ""
     kek_id: str = ""
+    expires: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -103,8 +104,13 @@ def check_policy(
     name: str | None = None,
     min_version: int | None = None,
     now: float | None = None,
+    allow_expired: bool = False,
 ) -> list[str]:
-    """Signatures, name, expiry and minimum version; returns the trusted signers."""
+    """Signatures, name, expiry and minimum version; returns the trusted signers.
+
+    ``allow_expired`` skips only the expiry check, for callers (scrub) that
+    verify an expired archive's bytes and report its expiry themselves.
+    """
     if threshold < 1:
         raise UsageError("the signature threshold must be at least 1")
     if not trust:
@@ -121,7 +127,7 @@ def check_policy(
     if name is not None and manifest.name != name:
         raise IntegrityError(f"archive is named {manifest.name!r}, expected {name!r}")
     current = time.time() if now is None else now
-    if manifest.expires is not None and current >= manifest.expires:
+    if not allow_expired and manifest.expires is not None and current >= manifest.expires:
         raise IntegrityError(
             f"archive {manifest.name} version {manifest.version} expired at "
             f"{time.strftime('%Y-%m-%d %H:%M:%SZ', time.gmtime(manifest.expires))}"
@@ -443,6 +449,8 @@ def verify(
     endpoint_url: str | None = None,
     deadline: float | None = None,
     request_size: int | None = None,
+    allow_expired: bool = False,
+    storage: Storage | None = None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
     on_violation: Callable[[dict[str, Any]], None] | None = None,
 ) -> Report:
@@ -453,7 +461,11 @@ def verify(
     written. ``progress(done, total)`` is called with bytes as chunks verify.
     ``deadline`` (seconds) bounds the whole run; ``endpoint_url`` overrides
     ``AWS_ENDPOINT_URL`` and ``request_size`` sets the bytes per ranged GET
-    for s3:// sources. ``on_event(event)`` receives the audit event of the
+    for s3:// sources. ``allow_expired`` verifies an expired archive instead
+    of refusing it (the report's ``expires`` says when it expired).
+    ``storage``, an already opened backend for ``source``, is read instead
+    of opening one (it then carries its own deadline); verify closes it.
+    ``on_event(event)`` receives the audit event of the
     run (the same fields as a ``--audit-log`` line, never key material) and
     ``on_violation(event)`` also receives it when verification fails for
     integrity reasons; see :func:`coldseal.audit.reporting`.
@@ -475,6 +487,8 @@ def verify(
             endpoint_url=endpoint_url,
             deadline=deadline,
             request_size=request_size,
+            allow_expired=allow_expired,
+            storage=storage,
         )
 
 
@@ -494,6 +508,8 @@ def _verify(
     endpoint_url: str | None = None,
     deadline: float | None = None,
     request_size: int | None = None,
+    allow_expired: bool = False,
+    storage: Storage | None = None,
 ) -> Report:
     """The body of :func:`verify`, filling ``event`` as facts become known."""
     if out is not None and kek is None:
@@ -511,9 +527,10 @@ def _verify(
     if deadline is not None and deadline <= 0:
         raise UsageError("the deadline must be positive")
     until = None if deadline is None else time.monotonic() + deadline
-    storage = open_storage(
-        source, endpoint_url=endpoint_url, deadline=until, request_size=request_size
-    )
+    if storage is None:
+        storage = open_storage(
+            source, endpoint_url=endpoint_url, deadline=until, request_size=request_size
+        )
     try:
         signed = load_manifest(storage)
         manifest = signed.manifest
@@ -526,7 +543,12 @@ def _verify(
             kek_id=manifest.dek.kek_id,
         )
         signers = check_policy(
-            signed, trust, threshold=threshold, name=name, min_version=min_version
+            signed,
+            trust,
+            threshold=threshold,
+            name=name,
+            min_version=min_version,
+            allow_expired=allow_expired,
         )
         event["signers"] = signers
         if state is not None:
@@ -564,6 +586,7 @@ def _verify(
         io=io_stats,
         manifest_digest=_native.b3_hash(signed.encode()).hex(),
         kek_id=manifest.dek.kek_id,
+        expires=manifest.expires,
     )
 
 

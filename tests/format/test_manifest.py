@@ -43,6 +43,7 @@ def test_manifest_stays_small_whatever_the_archive_size(envelope: dict) -> None:
     ("field", "value", "message"),
     [
         ("format", 2, "unknown format version"),
+        ("format", True, "unknown format version"),  # True == 1 must not pass
         ("cipher", "chacha20-poly1305", "unknown cipher suite"),
         ("compression", "lz4", "unknown compression suite"),
         ("hash", "sha256", "unknown hash suite"),
