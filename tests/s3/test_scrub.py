@@ -314,7 +314,7 @@ def test_scrub_with_a_keyring_kek(
     ring = tmp_path / "ring"
     assert run_cli("keyring", "add", ring, other_keys.kek).code == 0
     assert run_cli("keyring", "add", ring, keys.kek).code == 0
-    code, records, summary, err = _scrub(keys, tmp_path, "--kek", f"keyring:{ring}")
+    code, records, _summary, err = _scrub(keys, tmp_path, "--kek", f"keyring:{ring}")
     assert code == 0, err
     _check_clean(fleet, records)
     assert all(r["decrypted"] for r in records if r["status"] == "ok")
