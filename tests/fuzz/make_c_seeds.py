@@ -6,7 +6,7 @@ zstd frame as an authentic chunk body, an honest Merkle tree, a batch with
 true leaves -- and a few boundary shapes. The corpus is small and checked
 in; re-running this script rewrites it byte for byte.
 
-Usage: python native/fuzz/make_seeds.py [OUTDIR]   (default native/fuzz/corpus)
+Usage: python tests/fuzz/make_c_seeds.py [OUTDIR]   (default native/fuzz/corpus)
 """
 
 from __future__ import annotations
@@ -80,7 +80,8 @@ def seeds() -> dict[str, dict[str, bytes]]:
 
 def main() -> None:
     """Write every seed under the output folder, one folder per target."""
-    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "corpus"
+    default = Path(__file__).resolve().parents[2] / "native" / "fuzz" / "corpus"
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else default
     for target, named in seeds().items():
         folder = root / target
         folder.mkdir(parents=True, exist_ok=True)
