@@ -369,6 +369,7 @@ def open_archive(
     IntegrityError, UsageError or StorageError.
     """
     storage = open_storage(source, endpoint_url=endpoint_url)
+    contexts: ThreadContexts | None = None
     try:
         raw = storage.fetch(mf.MANIFEST_FILE, 0, mf.MAX_MANIFEST_BYTES + 1)
         if len(raw) > mf.MAX_MANIFEST_BYTES:
@@ -404,6 +405,9 @@ def open_archive(
         entries = index_format.decode(index, m.index_offset)
         return Archive(storage, signed, spans, leaves, entries, contexts, cache_bytes)
     except BaseException:
+        # The contexts hold a copy of the DEK: wipe it when the open fails too.
+        if contexts is not None:
+            contexts.close()
         storage.close()
         raise
 
