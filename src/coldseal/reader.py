@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Self
 
+from coldseal import limits
 from coldseal._parallel import ThreadContexts
 from coldseal.errors import IntegrityError, UsageError
 from coldseal.format import index as index_format
@@ -360,13 +361,16 @@ def open_archive(
     threshold: int = 1,
     endpoint_url: str | None = None,
     cache_bytes: int = DEFAULT_CACHE_BYTES,
+    max_memory: int = limits.DEFAULT_MAX_MEMORY,
 ) -> Archive:
     """Open a sealed archive (folder or s3:// URL) for lazy, verified reads.
 
     Checks the manifest's signatures and policy (as :func:`coldseal.verify`
     does), the chunk table and the whole Merkle tree, and reads the file
-    index; file bytes are fetched and verified only when read. Raises
-    IntegrityError, UsageError or StorageError.
+    index; file bytes are fetched and verified only when read.
+    ``max_memory`` bounds what the open holds for the table, tree and index
+    (see :mod:`coldseal.limits`). Raises IntegrityError, UsageError or
+    StorageError.
     """
     storage = open_storage(source, endpoint_url=endpoint_url)
     contexts: ThreadContexts | None = None
@@ -377,6 +381,8 @@ def open_archive(
         signed = mf.decode(bytes(raw))
         m = signed.manifest
         check_policy(signed, trust, threshold=threshold, name=name, min_version=min_version)
+        # The tail read below holds the index chunks, the table and the tree.
+        limits.fit_threads(m, 1, request_size=0, io_workers=0, max_memory=max_memory)
         dek = unwrap_dek(kek, m)
         try:
             contexts = ThreadContexts(dek, m.archive_id, m.chunk_size)

@@ -30,11 +30,11 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from coldseal import _native, trust_state
+from coldseal import _native, limits, trust_state
 from coldseal._atomic import AtomicFolder
 from coldseal._cpus import granted_cpus
 from coldseal._parallel import ThreadContexts, ordered_map
-from coldseal.errors import IntegrityError, UsageError
+from coldseal.errors import IntegrityError, StorageError, UsageError
 from coldseal.extract import Extractor
 from coldseal.format import index as index_format
 from coldseal.format import manifest as mf
@@ -148,23 +148,36 @@ def load_layout(storage: Storage, manifest: mf.Manifest) -> tuple[list[tuple[int
     return spans, leaves
 
 
-def plan_groups(spans: list[tuple[int, int]], indices: range, request_size: int) -> list[range]:
+def plan_groups(
+    spans: list[tuple[int, int]],
+    indices: range,
+    request_size: int,
+    *,
+    plain: tuple[int, int] | None = None,
+) -> list[range]:
     """Cut consecutive chunks into runs of at most ``request_size`` sealed bytes.
 
     Each run is one ranged read; a chunk larger than the request size is a
-    run of its own.
+    run of its own. With ``plain = (chunk_size, limit)`` a run also holds at
+    most ``limit`` plaintext bytes, so well-compressed chunks cannot make one
+    small read expand into an unbounded amount of kept plaintext.
     """
     groups: list[range] = []
     start: int | None = None
     size = 0
+    count = 0
+    per_chunk, plain_limit = plain if plain is not None else (0, 0)
     for i in indices:
         length = spans[i][1]
-        if start is not None and size + length > request_size:
+        if start is not None and (
+            size + length > request_size or (plain and (count + 1) * per_chunk > plain_limit)
+        ):
             groups.append(range(start, i))
             start = None
         if start is None:
-            start, size = i, 0
+            start, size, count = i, 0, 0
         size += length
+        count += 1
     if start is not None:
         groups.append(range(start, indices.stop))
     return groups
@@ -285,7 +298,10 @@ def _read_chunks(
     per CPU verifies what has arrived, so neither waits for the other.
     """
     a = reader.archive
-    groups = plan_groups(a.spans, indices, a.storage.request_size)
+    request = a.storage.request_size
+    chunk = a.manifest.chunk_size
+    plain = (chunk, limits.group_plain_limit(request, chunk)) if keep else None
+    groups = plan_groups(a.spans, indices, request, plain=plain)
     check = functools.partial(reader.check_group, keep=keep)
     io_workers = a.storage.concurrency
     if io_workers == 0:
@@ -327,6 +343,7 @@ def verify(
     endpoint_url: str | None = None,
     deadline: float | None = None,
     request_size: int | None = None,
+    max_memory: int = limits.DEFAULT_MAX_MEMORY,
 ) -> Report:
     """Verify the sealed archive at ``source``; with ``out``, extract it there atomically.
 
@@ -335,7 +352,9 @@ def verify(
     written. ``progress(done, total)`` is called with bytes as chunks verify.
     ``deadline`` (seconds) bounds the whole run; ``endpoint_url`` overrides
     ``AWS_ENDPOINT_URL`` and ``request_size`` sets the bytes per ranged GET
-    for s3:// sources.
+    for s3:// sources. ``max_memory`` bounds the buffers verification holds
+    (see :mod:`coldseal.limits`): fewer threads run if that is needed to fit,
+    and an archive that does not fit at all is refused before it is read.
     """
     if out is not None and kek is None:
         raise UsageError("extracting needs the KEK (--kek) to decrypt")
@@ -364,6 +383,13 @@ def verify(
         if state is not None:
             with trust_state.locked(state) as archives:
                 trust_state.check(archives, manifest)
+        threads = limits.fit_threads(
+            manifest,
+            threads,
+            request_size=storage.request_size,
+            io_workers=storage.concurrency,
+            max_memory=max_memory,
+        )
         lap("manifest")
         dek = unwrap_dek(kek, manifest) if kek is not None else None
         lap("keys")
@@ -371,7 +397,9 @@ def verify(
             spans, leaves = load_layout(storage, manifest)
             lap("layout")
             archive = _Archive(storage, manifest, spans, leaves)
-            files, cpu_seconds = _verify_chunks(archive, dek, out, threads, progress, state, lap)
+            files, cpu_seconds = _verify_chunks(
+                archive, dek, out, threads, progress, state, lap, until
+            )
         finally:
             if dek is not None:
                 dek[:] = bytes(len(dek))
@@ -416,6 +444,7 @@ def _verify_chunks(
     progress: Callable[[int, int], None] | None,
     state: str | os.PathLike[str] | None,
     lap: Callable[[str], None],
+    until: float | None,
 ) -> tuple[int, float]:
     """Phase 5 and 6; returns the number of files in the index, and CPU seconds."""
     m = archive.manifest
@@ -434,6 +463,12 @@ def _verify_chunks(
             done = 0
             chunks = _read_chunks(reader, content_chunks, threads, keep=extractor is not None)
             for index, (plain_len, plain) in chunks:
+                # Local reads have no network timeout to enforce the deadline:
+                # check it here too, so a huge archive cannot run past it.
+                if until is not None and time.monotonic() > until:
+                    if plain is not None:
+                        reader.release(plain)
+                    raise StorageError("deadline exceeded while verifying chunks")
                 if extractor is not None and plain is not None:
                     start = index * m.chunk_size
                     end = min(start + plain_len, m.index_offset)

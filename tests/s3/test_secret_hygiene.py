@@ -222,7 +222,7 @@ def test_a_failed_lazy_open_wipes_its_copy_of_the_dek(
 
 
 def test_needles_find_every_encoding() -> None:
-    secret = bytes(range(7, 39))
+    secret = bytes(range(38, 6, -1))
     for prefix in (b"", b"a", b"ab", b"abc"):
         for encode in (base64.b64encode, base64.urlsafe_b64encode):
             assert leaks(b"<" + encode(prefix + secret).rstrip(b"=") + b">", {"k": secret})

@@ -33,6 +33,7 @@ from tests.faultproxy import FaultProxy
 import coldseal
 from coldseal.errors import ColdsealError
 from coldseal.keys import Kek, PublicKey
+from coldseal.storage.s3 import S3Options
 
 pytestmark = pytest.mark.usefixtures("s3")
 
@@ -197,3 +198,27 @@ def test_concurrent_verifies_through_faults_stay_clean_and_flat(
             assert r["rss"] <= base["rss"] + RSS_SLACK, report
     # 16 verifies with 8 ranged GETs each in flight, each possibly hedged once.
     assert proxy.peak_connections <= CONCURRENT * 8 * 2, report
+
+
+def test_one_verify_opens_a_bounded_number_of_connections(
+    soak_archive: tuple[str, str], keys: Keys, s3: s3server.S3Server, tmp_path: Path
+) -> None:
+    """At most S3Options.concurrency ranged GETs in flight, each hedged at most once."""
+    url, want = soak_archive
+    trust, kek = [PublicKey.load(keys.public)], Kek.load(keys.kek)
+    # A third of the GETs stall past the hedge delay, so hedges do go out.
+    with FaultProxy(s3.endpoint, stall=0.34, stall_seconds=2.5, seed=5) as proxy:
+        report = coldseal.verify(
+            url,
+            trust=trust,
+            kek=kek,
+            name="soak",
+            out=tmp_path / "out",
+            endpoint_url=proxy.url,
+            deadline=60,
+            request_size=64 << 10,
+        )
+    kek.close()
+    assert _tree_digest(tmp_path / "out") == want
+    assert report.io["hedges"] > 0
+    assert 1 < proxy.peak_connections <= 2 * S3Options().concurrency
