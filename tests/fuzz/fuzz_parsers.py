@@ -182,7 +182,7 @@ def write_seeds(root: Path) -> None:
         for f in sorted(hello.rglob("*")):
             z.write(f, f.relative_to(hello).as_posix())
         link = zipfile.ZipInfo("link")
-        link.external_attr = (0o120777 << 16)
+        link.external_attr = 0o120777 << 16
         z.writestr(link, "handler.py")
     (root / "zip" / "hello").write_bytes(zpath.read_bytes())
     for name in ("signing.pub", "signing.key", "data.kek"):

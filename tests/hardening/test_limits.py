@@ -69,18 +69,33 @@ def _forge_huge(dest: Path, keys: Path, chunks: int) -> mf.Manifest:
     return m
 
 
-def test_a_huge_signed_archive_is_refused_before_anything_is_allocated(
-    tmp_path: Path, test_keys: Path
-) -> None:
-    # 2^27 chunks: the table and tree alone would be ~11 GiB in memory.
-    m = _forge_huge(tmp_path / "huge", test_keys, 1 << 27)
-    assert limits.layout_bytes(m) > 10 << 30
+def _peak_rss_of_cli(
+    args: list[str | Path],
+) -> tuple[int, int, subprocess.CompletedProcess[str]]:
+    """Run the CLI in a fresh interpreter; its peak RSS in KiB, exit code, and output."""
     probe = (
         "import resource, sys\n"
         "from coldseal._cli import main\n"
         "code = main(sys.argv[1:])\n"
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, code)\n"
     )
+    r = subprocess.run(
+        [sys.executable, "-c", probe, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    peak_kib, code = map(int, r.stdout.split()[-2:])
+    return peak_kib, code, r
+
+
+def test_a_huge_signed_archive_is_refused_before_anything_is_allocated(
+    tmp_path: Path, test_keys: Path
+) -> None:
+    # 2^27 chunks: the table and tree alone would be ~11 GiB in memory.
+    m = _forge_huge(tmp_path / "huge", test_keys, 1 << 27)
+    assert limits.layout_bytes(m) > 10 << 30
     args = [
         "verify",
         tmp_path / "huge",
@@ -91,14 +106,7 @@ def test_a_huge_signed_archive_is_refused_before_anything_is_allocated(
         "--out",
         tmp_path / "out",
     ]
-    r = subprocess.run(
-        [sys.executable, "-c", probe, *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    peak_kib, code = map(int, r.stdout.split())
+    peak_kib, code, r = _peak_rss_of_cli(args)
     assert code == 1, r.stderr
     assert "needs about" in r.stderr
     assert "--max-memory" in r.stderr
@@ -194,3 +202,16 @@ def test_deadline_stops_a_local_verify(tmp_path: Path, test_keys: Path) -> None:
             sealed, trust=[pub], kek=kek, threads=1, deadline=1e-6, out=tmp_path / "out"
         )
     assert leftovers(tmp_path / "out") == []
+
+
+def test_an_oversized_trust_state_file_is_refused_without_reading_it(
+    tmp_path: Path, test_keys: Path
+) -> None:
+    state = tmp_path / "state.json"
+    with state.open("wb") as f:
+        f.truncate(4 << 30)  # sparse: reading it whole would take 4 GiB
+    args = ["verify", cc.GOLDEN, "--trust", test_keys / "signing.pub", "--state", state]
+    peak_kib, code, r = _peak_rss_of_cli(args)
+    assert code == 2, r.stderr
+    assert "trust state file is too large" in r.stderr
+    assert peak_kib < 200 << 10
