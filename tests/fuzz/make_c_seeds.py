@@ -75,6 +75,13 @@ def seeds() -> dict[str, dict[str, bytes]]:
         "three_jobs_two_threads": _u(1, 1) + _u(3, 1) + jobs + pool,
         "one_job": _u(0, 1) + _u(1, 1) + struct.pack("<HHHB", 4, 40, 56, 1) + pool[:100],
     }
+    aad = b"coldseal v1 dek wrap" + bytes(range(16))
+    out["fuzz_aead_open"] = {
+        # mode | aad length | nonce (12) | aad | ciphertext | tag (16)
+        "wrapped_dek_shape": _u(1, 1) + _u(len(aad), 1) + bytes(12) + aad + bytes(48),
+        "forged": _u(0, 1) + _u(len(aad), 1) + bytes(range(12)) + aad + _text(48),
+        "empty_message": _u(3, 1) + _u(0, 1) + bytes(12) + bytes(16),
+    }
     return out
 
 
