@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
-for pkg in libssl-dev libzstd-dev gcc zstd unzip; do
+for pkg in libssl-dev libzstd-dev gcc zstd unzip clang; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
@@ -28,7 +28,7 @@ inputs=$( (echo "${COLDSEAL_CFLAGS:-}"; cat pyproject.toml build_ext.py native/*
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$inputs" ]; then
   echo "setup: installing coldseal into .venv (log: .venv/setup.log)" >&2
   if ! { .venv/bin/python -m pip install -q --upgrade pip "setuptools>=77" wheel cffi &&
-         .venv/bin/python -m pip install -q --no-build-isolation -e ".[test,dev,bench,dask]"; } \
+         .venv/bin/python -m pip install -q --no-build-isolation -e ".[test,dev,bench,dask,fuzz]"; } \
        >.venv/setup.log 2>&1; then
     tail -n 40 .venv/setup.log >&2
     echo "setup: installing coldseal failed; see .venv/setup.log" >&2

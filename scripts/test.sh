@@ -21,3 +21,11 @@ bash scripts/sanitize.sh tests
 echo "== BLAKE3 and chunk tests with the SIMD tiers compiled out" >&2
 COLDSEAL_CFLAGS="-DCS_NO_SSE41 -DCS_NO_AVX2 -DCS_NO_AVX512" \
   bash scripts/sanitize.sh tests/core/test_blake3.py tests/core/test_chunk.py
+
+# ---- hardening (issue 7): fuzzing, ThreadSanitizer ----------------------------
+echo "== fuzzing: each libFuzzer (C core) and atheris (Python parsers) target for 3 s" >&2
+fuzz_work=$(mktemp -d)
+FUZZ_WORK=$fuzz_work bash scripts/fuzz.sh 3 && rm -rf "$fuzz_work"
+
+echo "== ThreadSanitizer: the core's threaded paths (batch pool, per-thread contexts)" >&2
+bash scripts/tsan.sh 3

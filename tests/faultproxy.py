@@ -59,6 +59,9 @@ class FaultProxy:
         self.counts: Counter[str] = Counter()
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        # Client connections open right now, and the most ever open at once.
+        self.open_connections = 0
+        self.peak_connections = 0
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -66,6 +69,16 @@ class FaultProxy:
 
             def log_message(self, *args: object) -> None:
                 pass
+
+            def setup(self) -> None:
+                super().setup()
+                proxy.connection_opened()
+
+            def finish(self) -> None:
+                try:
+                    super().finish()
+                finally:
+                    proxy.connection_closed()
 
             def _handle(self) -> None:
                 proxy.forward(self)
@@ -84,6 +97,15 @@ class FaultProxy:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+    def connection_opened(self) -> None:
+        with self._lock:
+            self.open_connections += 1
+            self.peak_connections = max(self.peak_connections, self.open_connections)
+
+    def connection_closed(self) -> None:
+        with self._lock:
+            self.open_connections -= 1
 
     def _pick(self, method: str) -> str | None:
         if method not in self.methods:

@@ -16,6 +16,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from coldseal import limits
 from coldseal._version import __version__
 from coldseal.errors import ColdsealError, UsageError
 
@@ -232,6 +233,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
             deadline=args.deadline,
             request_size=args.request_size,
             on_event=_absorb_event(args),
+            max_memory=args.max_memory,
         )
     finally:
         if kek is not None:
@@ -299,6 +301,7 @@ def _cmd_cat(args: argparse.Namespace) -> int:
             min_version=args.min_version,
             endpoint_url=args.endpoint_url,
             on_event=_absorb_event(args),
+            max_memory=args.max_memory,
         ) as archive:
             try:
                 cat(archive, args.path, sys.stdout.buffer)
@@ -487,6 +490,13 @@ def build_parser() -> argparse.ArgumentParser:
     reading.add_argument(
         "--min-version", type=_non_negative_int, default=None, help="refuse versions below this"
     )
+    reading.add_argument(
+        "--max-memory",
+        type=_size,
+        default=limits.DEFAULT_MAX_MEMORY,
+        metavar="SIZE",
+        help="refuse an archive whose table, tree, index and buffers need more memory than this",
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     check = sub.add_parser(
@@ -633,7 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=None,
         metavar="SECONDS",
-        help="fail (exit 3) if storage reads are not done within this time",
+        help="fail (exit 3) if the verify is not done within this time",
     )
     verify.add_argument(
         "--request-size",

@@ -63,8 +63,8 @@ def wipe(buf: bytearray) -> None:
     buf[:] = bytes(len(buf))
 
 
-def _read_key_file(path: Path, *, secret: bool) -> bytes:
-    """Read a small key file, refusing secrets that others may read."""
+def _read_key_file(path: Path, *, secret: bool) -> bytearray:
+    """Read a small key file into a bytearray the caller wipes; refuses secrets others may read."""
     try:
         st = path.stat()
     except FileNotFoundError:
@@ -80,10 +80,18 @@ def _read_key_file(path: Path, *, secret: bool) -> bytes:
         )
     if st.st_size > MAX_KEY_FILE:
         raise UsageError(f"{path}: {st.st_size} bytes is too large for a key file")
+    data = bytearray(st.st_size + 1)  # one byte more: a file that grew is noticed
     try:
-        return path.read_bytes()
+        with path.open("rb", buffering=0) as handle:
+            n = handle.readinto(data)
     except OSError as error:
+        wipe(data)
         raise UsageError(f"{path}: cannot read key file ({error.strerror})") from None
+    if n is None or n > st.st_size:
+        wipe(data)
+        raise UsageError(f"{path}: changed while it was read")
+    del data[n:]
+    return data
 
 
 class SigningKey:
@@ -110,10 +118,18 @@ class SigningKey:
 
         path = Path(path)
         data = _read_key_file(path, secret=True)
+        from cryptography.exceptions import (  # noqa: PLC0415
+            InternalError,
+            UnsupportedAlgorithm,
+        )
+
         try:
             private = serialization.load_pem_private_key(data, password=None)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, UnsupportedAlgorithm, InternalError):
+            # cryptography raises all four for bytes that are not a usable key.
             raise UsageError(f"{path}: not an unencrypted PEM private key") from None
+        finally:
+            wipe(data)  # the PEM holds the seed; the key object keeps its own copy
         if not isinstance(private, Ed25519PrivateKey):
             raise UsageError(f"{path}: not an Ed25519 key")
         return cls(private)
@@ -148,9 +164,14 @@ class PublicKey:
 
         path = Path(path)
         data = _read_key_file(path, secret=False)
+        from cryptography.exceptions import (  # noqa: PLC0415
+            InternalError,
+            UnsupportedAlgorithm,
+        )
+
         try:
-            key = serialization.load_pem_public_key(data)
-        except (ValueError, TypeError):
+            key = serialization.load_pem_public_key(bytes(data))  # public: no need to wipe
+        except (ValueError, TypeError, UnsupportedAlgorithm, InternalError):
             raise UsageError(f"{path}: not a PEM public key") from None
         if not isinstance(key, Ed25519PublicKey):
             raise UsageError(f"{path}: not an Ed25519 public key")
@@ -230,7 +251,7 @@ class Kek:
         from coldseal._secret_codec import b64decode_into_secret  # noqa: PLC0415
 
         path = Path(path)
-        data = bytearray(_read_key_file(path, secret=True))
+        data = _read_key_file(path, secret=True)
         try:
             view = memoryview(data)
             end = len(data)

@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Self
 
-from coldseal import _native, audit
+from coldseal import _native, audit, limits
 from coldseal._parallel import ThreadContexts
 from coldseal.errors import IntegrityError, UsageError
 from coldseal.format import index as index_format
@@ -364,15 +364,17 @@ def open_archive(
     cache_bytes: int = DEFAULT_CACHE_BYTES,
     on_event: Callable[[dict[str, Any]], None] | None = None,
     on_violation: Callable[[dict[str, Any]], None] | None = None,
+    max_memory: int = limits.DEFAULT_MAX_MEMORY,
 ) -> Archive:
     """Open a sealed archive (folder or s3:// URL) for lazy, verified reads.
 
     Checks the manifest's signatures and policy (as :func:`coldseal.verify`
     does), the chunk table and the whole Merkle tree, and reads the file
-    index; file bytes are fetched and verified only when read. Raises
-    IntegrityError, UsageError or StorageError. ``on_event`` and
-    ``on_violation`` receive the open's audit event as for
-    :func:`coldseal.verify`.
+    index; file bytes are fetched and verified only when read.
+    ``max_memory`` bounds what the open holds for the table, tree and index
+    (see :mod:`coldseal.limits`). Raises IntegrityError, UsageError or
+    StorageError. ``on_event`` and ``on_violation`` receive the open's audit
+    event as for :func:`coldseal.verify`.
     """
     with audit.reporting("open", on_event, on_violation) as event:
         event["source"] = str(source)
@@ -386,6 +388,7 @@ def open_archive(
             threshold=threshold,
             endpoint_url=endpoint_url,
             cache_bytes=cache_bytes,
+            max_memory=max_memory,
         )
 
 
@@ -400,9 +403,11 @@ def _open_archive(
     threshold: int = 1,
     endpoint_url: str | None = None,
     cache_bytes: int = DEFAULT_CACHE_BYTES,
+    max_memory: int = limits.DEFAULT_MAX_MEMORY,
 ) -> Archive:
     """The body of :func:`open_archive`, filling ``event`` as facts become known."""
     storage = open_storage(source, endpoint_url=endpoint_url)
+    contexts: ThreadContexts | None = None
     try:
         raw = storage.fetch(mf.MANIFEST_FILE, 0, mf.MAX_MANIFEST_BYTES + 1)
         if len(raw) > mf.MAX_MANIFEST_BYTES:
@@ -420,6 +425,8 @@ def _open_archive(
         event["signers"] = check_policy(
             signed, trust, threshold=threshold, name=name, min_version=min_version
         )
+        # The tail read below holds the index chunks, the table and the tree.
+        limits.fit_threads(m, 1, request_size=0, io_workers=0, max_memory=max_memory)
         dek = unwrap_dek(kek, m)
         try:
             contexts = ThreadContexts(dek, m.archive_id, m.chunk_size)
@@ -448,6 +455,9 @@ def _open_archive(
         entries = index_format.decode(index, m.index_offset)
         return Archive(storage, signed, spans, leaves, entries, contexts, cache_bytes)
     except BaseException:
+        # The contexts hold a copy of the DEK: wipe it when the open fails too.
+        if contexts is not None:
+            contexts.close()
         storage.close()
         raise
 

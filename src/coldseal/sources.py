@@ -12,15 +12,18 @@ before anything is written.
 from __future__ import annotations
 
 import bisect
+import errno
 import functools
+import lzma
 import os
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from coldseal.errors import StorageError, UsageError
+from coldseal.errors import ColdsealError, StorageError, UsageError
 from coldseal.format import index as index_format
 from coldseal.format.paths import DIR, FILE, MAX_PATH_BYTES, SYMLINK, check_tree
 
@@ -28,6 +31,33 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
 READ_BLOCK = 1 << 20
+
+# What reading a malformed zip raises besides OSError: zipfile's own errors,
+# the decompressors' errors, a non-UTF-8 name flagged as UTF-8, an
+# unsupported method or version, an encrypted member. Most of these were
+# found by fuzzing (tests/fuzz/fuzz_parsers.py, target "zip").
+_ZIP_ERRORS = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    NotImplementedError,
+    RuntimeError,
+    ValueError,
+    zlib.error,
+    lzma.LZMAError,
+    OSError,
+)
+
+
+def _zip_failure(where: object, error: BaseException) -> ColdsealError:
+    """The error for a failed zip read: unreadable input (exit 2) unless the disk failed.
+
+    A bogus offset makes a seek fail with EINVAL and a bad bzip2 stream is an
+    OSError without errno: both are the zip's fault, not the storage's.
+    """
+    if isinstance(error, OSError) and error.errno not in (None, errno.EINVAL):
+        return StorageError(f"{where}: cannot read input ({error.strerror or error})")
+    return UsageError(f"{where}: not a readable zip file ({error})")
 
 
 @dataclass(frozen=True)
@@ -124,8 +154,8 @@ class Source:
                         remaining -= len(piece)
                         yield piece
                     extra = handle.read(1) if remaining == 0 else b""
-            except (OSError, zipfile.BadZipFile, EOFError) as error:
-                raise StorageError(f"{e.path}: cannot read input ({error})") from None
+            except _ZIP_ERRORS as error:
+                raise _zip_failure(e.path, error) from None
             if remaining or extra:
                 raise UsageError(f"{e.path}: changed size while it was being sealed")
         yield self.index_bytes
@@ -181,10 +211,10 @@ def _folder_entries(root: Path) -> list[SourceEntry]:
 def _zip_entries(path: Path) -> tuple[list[SourceEntry], Callable[[], None]]:
     try:
         archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as error:
-        raise UsageError(f"{path}: not a readable zip file ({error})") from None
     except OSError as error:
         raise UsageError(f"{path}: cannot open ({error.strerror})") from None
+    except _ZIP_ERRORS as error:
+        raise UsageError(f"{path}: not a readable zip file ({error})") from None
     entries: list[SourceEntry] = []
     seen: set[str] = set()
     try:
@@ -215,9 +245,12 @@ def _zip_entries(path: Path) -> tuple[list[SourceEntry], Callable[[], None]]:
                         open=functools.partial(archive.open, info),
                     )
                 )
-    except (zipfile.BadZipFile, NotImplementedError, EOFError, RuntimeError) as error:
+    except ColdsealError:
         archive.close()
-        raise UsageError(f"{path}: not a readable zip file ({error})") from None
+        raise
+    except _ZIP_ERRORS as error:
+        archive.close()
+        raise _zip_failure(path, error) from None
     except BaseException:
         archive.close()
         raise

@@ -30,7 +30,9 @@ MAX_STATE_BYTES = 16 << 20
 
 def _load(path: Path) -> dict[str, Any]:
     try:
-        data = path.read_bytes()
+        # Read one byte past the limit, never the whole of an oversized file.
+        with path.open("rb") as handle:
+            data = handle.read(MAX_STATE_BYTES + 1)
     except FileNotFoundError:
         return {}
     except OSError as error:

@@ -30,7 +30,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from coldseal import _native, audit, trust_state
+from coldseal import _native, audit, limits, trust_state
 from coldseal._atomic import AtomicFolder
 from coldseal._cpus import granted_cpus
 from coldseal._parallel import ThreadContexts, ordered_map
@@ -157,23 +157,36 @@ def load_layout(storage: Storage, manifest: mf.Manifest) -> tuple[list[tuple[int
     return spans, leaves
 
 
-def plan_groups(spans: list[tuple[int, int]], indices: range, request_size: int) -> list[range]:
+def plan_groups(
+    spans: list[tuple[int, int]],
+    indices: range,
+    request_size: int,
+    *,
+    plain: tuple[int, int] | None = None,
+) -> list[range]:
     """Cut consecutive chunks into runs of at most ``request_size`` sealed bytes.
 
     Each run is one ranged read; a chunk larger than the request size is a
-    run of its own.
+    run of its own. With ``plain = (chunk_size, limit)`` a run also holds at
+    most ``limit`` plaintext bytes, so well-compressed chunks cannot make one
+    small read expand into an unbounded amount of kept plaintext.
     """
     groups: list[range] = []
     start: int | None = None
     size = 0
+    count = 0
+    per_chunk, plain_limit = plain if plain is not None else (0, 0)
     for i in indices:
         length = spans[i][1]
-        if start is not None and size + length > request_size:
+        if start is not None and (
+            size + length > request_size or (plain and (count + 1) * per_chunk > plain_limit)
+        ):
             groups.append(range(start, i))
             start = None
         if start is None:
-            start, size = i, 0
+            start, size, count = i, 0, 0
         size += length
+        count += 1
     if start is not None:
         groups.append(range(start, indices.stop))
     return groups
@@ -212,12 +225,15 @@ def assemble_units(
     indices: range,
     blocks: list[tuple[int, int]],
     fetched: Iterator[memoryview],
+    *,
+    max_run: int | None = None,
 ) -> Iterator[_Unit]:
     """Units of chunks, in order, from aligned blocks arriving in order.
 
-    Chunks that end inside a block and start inside it become one zero-copy
-    unit; a chunk that straddles blocks is stitched into a pooled buffer.
-    Only the blocks a straddling chunk still needs are kept.
+    Chunks that end inside a block and start inside it become zero-copy
+    units of at most ``max_run`` chunks (which bounds the plaintext a unit
+    keeps when extracting); a chunk that straddles blocks is stitched into a
+    pooled buffer. Only the blocks a straddling chunk still needs are kept.
     """
     held: list[tuple[int, memoryview]] = []  # (offset, bytes) of blocks still needed
     i = indices.start
@@ -228,6 +244,9 @@ def assemble_units(
         while i < indices.stop and spans[i][0] + spans[i][1] <= block_end:
             chunk_offset, chunk_len = spans[i]
             if chunk_offset >= offset:
+                if run_start is not None and max_run is not None and i - run_start >= max_run:
+                    yield _slice_unit(spans, run_start, i, offset, data)
+                    run_start = None
                 if run_start is None:
                     run_start = i
             else:
@@ -239,14 +258,21 @@ def assemble_units(
                 yield reader.stitch(range(i, i + 1), parts)
             i += 1
         if run_start is not None:
-            first = spans[run_start][0] - offset
-            last = spans[i - 1][0] + spans[i - 1][1] - offset
-            yield range(run_start, i), data[first:last], None
+            yield _slice_unit(spans, run_start, i, offset, data)
         # Keep only what a chunk still open at the block's end needs.
         if i < indices.stop:
             held = [(o, part) for o, part in held if o + part.nbytes > spans[i][0]]
         else:
             held = []
+
+
+def _slice_unit(
+    spans: list[tuple[int, int]], start: int, stop: int, offset: int, data: memoryview
+) -> _Unit:
+    """The zero-copy unit of chunks ``start..stop-1``, all inside the block at ``offset``."""
+    first = spans[start][0] - offset
+    last = spans[stop - 1][0] + spans[stop - 1][1] - offset
+    return range(start, stop), data[first:last], None
 
 
 class _ChunkReader:
@@ -398,19 +424,24 @@ def _read_chunks(
     per CPU verifies what has arrived, so neither waits for the other.
     """
     a = reader.archive
+    request = a.storage.request_size
+    chunk = a.manifest.chunk_size
+    plain_limit = limits.group_plain_limit(request, chunk) if keep else None
     check = functools.partial(reader.check_group, keep=keep)
     io_workers = a.storage.concurrency
     if io_workers == 0:
-        groups = plan_groups(a.spans, indices, a.storage.request_size)
+        plain = (chunk, plain_limit) if plain_limit is not None else None
+        groups = plan_groups(a.spans, indices, request, plain=plain)
         fn = functools.partial(reader.read_group, keep=keep)
         for group, chunks in zip(
             groups, ordered_map(fn, groups, threads, 2 * threads + 2), strict=True
         ):
             yield from zip(group, chunks, strict=True)
         return
-    blocks = plan_blocks(a.spans, indices, a.storage.request_size)
+    blocks = plan_blocks(a.spans, indices, request)
     fetched = ordered_map(reader.fetch_block, blocks, io_workers, io_workers + 2)
-    units = assemble_units(reader, a.spans, indices, blocks, fetched)
+    max_run = None if plain_limit is None else max(1, plain_limit // chunk)
+    units = assemble_units(reader, a.spans, indices, blocks, fetched, max_run=max_run)
 
     # The unit's group travels with its result, so results stay matched to chunks.
     def check_unit(unit: _Unit) -> tuple[range, list[tuple[int, bytearray | None]]]:
@@ -453,6 +484,7 @@ def verify(
     storage: Storage | None = None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
     on_violation: Callable[[dict[str, Any]], None] | None = None,
+    max_memory: int = limits.DEFAULT_MAX_MEMORY,
 ) -> Report:
     """Verify the sealed archive at ``source``; with ``out``, extract it there atomically.
 
@@ -465,6 +497,9 @@ def verify(
     of refusing it (the report's ``expires`` says when it expired).
     ``storage``, an already opened backend for ``source``, is read instead
     of opening one (it then carries its own deadline); verify closes it.
+    ``max_memory`` bounds the buffers verification holds (see
+    :mod:`coldseal.limits`): fewer threads run if that is needed to fit, and
+    an archive that does not fit at all is refused before it is read.
     ``on_event(event)`` receives the audit event of the
     run (the same fields as a ``--audit-log`` line, never key material) and
     ``on_violation(event)`` also receives it when verification fails for
@@ -489,6 +524,7 @@ def verify(
             request_size=request_size,
             allow_expired=allow_expired,
             storage=storage,
+            max_memory=max_memory,
         )
 
 
@@ -510,6 +546,7 @@ def _verify(
     request_size: int | None = None,
     allow_expired: bool = False,
     storage: Storage | None = None,
+    max_memory: int = limits.DEFAULT_MAX_MEMORY,
 ) -> Report:
     """The body of :func:`verify`, filling ``event`` as facts become known."""
     if out is not None and kek is None:
@@ -554,6 +591,13 @@ def _verify(
         if state is not None:
             with trust_state.locked(state) as archives:
                 trust_state.check(archives, manifest)
+        threads = limits.fit_threads(
+            manifest,
+            threads,
+            request_size=storage.request_size,
+            io_workers=storage.concurrency,
+            max_memory=max_memory,
+        )
         lap("manifest")
         dek = unwrap_dek(kek, manifest, until) if kek is not None else None
         lap("keys")
@@ -561,7 +605,7 @@ def _verify(
             spans, leaves = load_layout(storage, manifest)
             lap("layout")
             archive = _Archive(storage, manifest, spans, leaves)
-            files, split = _verify_chunks(archive, dek, out, threads, progress, state, lap)
+            files, split = _verify_chunks(archive, dek, out, threads, progress, state, lap, until)
         finally:
             if dek is not None:
                 dek.close()
@@ -604,6 +648,7 @@ def _verify_chunks(
     progress: Callable[[int, int], None] | None,
     state: str | os.PathLike[str] | None,
     lap: Callable[[str], None],
+    until: float | None,
 ) -> tuple[int, dict[str, float]]:
     """Phase 5 and 6; returns the number of files in the index, and the time split."""
     m = archive.manifest
@@ -623,6 +668,12 @@ def _verify_chunks(
             phase_start = time.monotonic()
             chunks = _read_chunks(reader, content_chunks, threads, keep=extractor is not None)
             for index, (plain_len, plain) in chunks:
+                # Local reads have no network timeout to enforce the deadline:
+                # check it here too, so a huge archive cannot run past it.
+                if until is not None and time.monotonic() > until:
+                    if plain is not None:
+                        reader.release(plain)
+                    raise StorageError("deadline exceeded while verifying chunks")
                 if extractor is not None and plain is not None:
                     start = index * m.chunk_size
                     end = min(start + plain_len, m.index_offset)

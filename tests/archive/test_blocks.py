@@ -25,10 +25,11 @@ def _spans(lengths: list[int], base: int) -> list[tuple[int, int]]:
     lengths=st.lists(st.integers(1, 3000), min_size=1, max_size=30),
     base=st.integers(0, 3000),
     block=st.integers(256, 6000),
+    max_run=st.none() | st.integers(1, 5),
     data=st.data(),
 )
 def test_units_cover_every_chunk_once_with_its_own_bytes(
-    lengths: list[int], base: int, block: int, data: Any
+    lengths: list[int], base: int, block: int, max_run: int | None, data: Any
 ) -> None:
     spans = _spans(lengths, base)
     first = data.draw(st.integers(0, len(spans) - 1))
@@ -49,11 +50,14 @@ def test_units_cover_every_chunk_once_with_its_own_bytes(
     reader = _ChunkReader(archive, None)  # type: ignore[arg-type]
     fetched = iter([payload[o : o + n] for o, n in blocks])
     seen: list[int] = []
-    for group, view, pooled in assemble_units(reader, spans, indices, blocks, fetched):
+    units = assemble_units(reader, spans, indices, blocks, fetched, max_run=max_run)
+    for group, view, pooled in units:
         start = spans[group.start][0]
         end = spans[group[-1]][0] + spans[group[-1]][1]
         assert bytes(view) == bytes(payload[start:end])
         if pooled is None:  # zero-copy units never straddle a read
             assert start // block == (end - 1) // block or len(blocks) == 1
+        if max_run is not None:
+            assert len(group) <= max_run
         seen.extend(group)
     assert seen == list(indices)

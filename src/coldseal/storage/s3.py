@@ -93,7 +93,16 @@ class S3Options:
 
 def _loop_thread() -> asyncio.AbstractEventLoop:
     loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="coldseal-s3", daemon=True)
+
+    def run() -> None:
+        try:
+            loop.run_forever()
+        finally:
+            # Release the selector and its self-pipe now, not whenever the
+            # garbage collector gets to the loop (the soak test counts fds).
+            loop.close()
+
+    thread = threading.Thread(target=run, name="coldseal-s3", daemon=True)
     thread.start()
     return loop
 
