@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import random
 import threading
@@ -209,12 +208,16 @@ class S3Storage:
 
     async def _hedged(self, request: Callable[[], Awaitable[Any]]) -> Any:  # noqa: ANN401
         """Run ``request``; if it is still running after hedge_after_s, race a second copy."""
-        first = asyncio.ensure_future(request())
-        done, _ = await asyncio.wait({first}, timeout=self.options.hedge_after_s)
+        first = _abandonable(request())
+        try:
+            done, _ = await asyncio.wait({first}, timeout=self.options.hedge_after_s)
+        except BaseException:
+            first.cancel()  # the caller gave up (deadline): stop the request too
+            raise
         if done:
             return first.result()
         self.stats.add(hedges=1)
-        second = asyncio.ensure_future(request())
+        second = _abandonable(request())
         pending = {first, second}
         error: BaseException | None = None
         try:
@@ -340,16 +343,30 @@ class S3Storage:
         self._loop.call_soon_threadsafe(self._loop.stop)
 
 
+def _abandonable(coro: Awaitable[Any]) -> asyncio.Future[Any]:
+    """A task whose failure is consumed even if nobody awaits it any more.
+
+    A hedge's loser, or a request left behind by a deadline, may still fail
+    later; unretrieved, asyncio would print its traceback to stderr at exit,
+    breaking the one-line error contract.
+    """
+    task = asyncio.ensure_future(coro)
+    task.add_done_callback(lambda t: None if t.cancelled() else t.exception())
+    return task
+
+
 def make_store(
     bucket: str, prefix: str, endpoint_url: str | None, *, client_retries: int = 0
 ) -> S3Store:
     """An obstore S3Store for ``bucket``/``prefix`` from the usual AWS variables.
 
     ``client_retries`` lets obstore retry on its own (uploads); reads keep it
-    at 0 because they retry themselves. Stores are cached per process for
-    the same settings and credentials: creating one loads the system's root
-    certificates (30-100 ms measured here) and starts an empty connection
-    pool, which a warm runtime verifying again should not pay twice.
+    at 0 because they retry themselves. Creating a store loads the system's
+    root certificates (30-100 ms measured here), so one S3Storage reads all
+    of an archive's objects through one bucket-wide store, and a scrub shares
+    one per bucket across its archives. Stores are not cached process-wide:
+    a store's idle pooled connections live as long as it does, and a
+    long-running process that verifies many archives would keep them open.
     """
     endpoint = (
         endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
@@ -359,11 +376,10 @@ def make_store(
         os.environ.get(var) or None
         for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
     )
-    return _cached_store(bucket, prefix, endpoint, region, credentials, client_retries)
+    return _new_store(bucket, prefix, endpoint, region, credentials, client_retries)
 
 
-@functools.lru_cache(maxsize=16)
-def _cached_store(
+def _new_store(
     bucket: str,
     prefix: str,
     endpoint: str | None,
