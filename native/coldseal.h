@@ -266,10 +266,12 @@ int cs_open_chunks(const uint8_t *dek, const uint8_t *archive_id, size_t max_chu
 /* ---- protected key memory ---------------------------------------------
  * KEKs and data keys live in cs_secret buffers: each in a private anonymous
  * mapping of its own, locked in RAM (mlock) so it is never written to swap,
- * excluded from core dumps (MADV_DONTDUMP) and wiped in a child after fork
- * (MADV_WIPEONFORK), then cleansed and unmapped by cs_secret_free(). Locking
- * can fail under RLIMIT_MEMLOCK; that is reported in the flags, not as an
- * error, because refusing to run would be worse than running unlocked. */
+ * excluded from core dumps (MADV_DONTDUMP) and zeroed in a child after fork
+ * (MADV_WIPEONFORK on the key's pages only: a child can still free its copy),
+ * then cleansed and unmapped by cs_secret_free(). Each protection is best
+ * effort and reported in cs_secret_flags(), not as an error: mlock fails
+ * under a small RLIMIT_MEMLOCK, and refusing to run would be worse than
+ * running unlocked. A caller that requires a protection checks the flags. */
 #define CS_SECRET_MAX 4096        /* largest secret buffer */
 #define CS_SECRET_LOCKED 1        /* mlock succeeded */
 #define CS_SECRET_NODUMP 2        /* MADV_DONTDUMP succeeded */

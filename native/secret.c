@@ -1,9 +1,11 @@
 /*
  * secret.c -- protected memory for keys (see coldseal.h).
  *
- * The bookkeeping header sits at the start of the same mapping as the key so
- * a secret costs one mmap and no malloc; the key starts on its own cache
- * line after it.
+ * The bookkeeping header sits on the first page of the same mapping as the
+ * key, so a secret costs one mmap and no malloc. The key starts on the next
+ * page: MADV_WIPEONFORK works on whole pages, and it must zero the key in a
+ * forked child but leave the header intact, or the child could neither tell
+ * the key's length nor unmap its copy.
  */
 #define _DEFAULT_SOURCE /* MAP_ANONYMOUS, madvise, mlock under -std=c11 */
 
@@ -15,11 +17,10 @@
 #include "coldseal.h"
 #include "cs_util.h"
 
-#define CS_SECRET_OFFSET 64
-
 struct cs_secret {
     size_t len;
     size_t map_len;
+    size_t offset; /* of the key: one page */
     int flags;
 };
 
@@ -33,26 +34,28 @@ int cs_secret_new(size_t len, cs_secret **out) {
     *out = NULL;
     if (len == 0 || len > CS_SECRET_MAX) return CS_ERR_ARG;
     size_t page = page_size();
-    size_t map_len = (CS_SECRET_OFFSET + len + page - 1) / page * page;
+    size_t map_len = page + (len + page - 1) / page * page;
     void *map = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (map == MAP_FAILED) return CS_ERR_NOMEM;
     cs_secret *s = map;
     s->len = len;
     s->map_len = map_len;
+    s->offset = page;
     s->flags = 0;
     if (mlock(map, map_len) == 0) s->flags |= CS_SECRET_LOCKED;
 #ifdef MADV_DONTDUMP
     if (madvise(map, map_len, MADV_DONTDUMP) == 0) s->flags |= CS_SECRET_NODUMP;
 #endif
 #ifdef MADV_WIPEONFORK
-    if (madvise(map, map_len, MADV_WIPEONFORK) == 0) s->flags |= CS_SECRET_WIPEONFORK;
+    if (madvise((uint8_t *)map + page, map_len - page, MADV_WIPEONFORK) == 0)
+        s->flags |= CS_SECRET_WIPEONFORK;
 #endif
     *out = s;
     return CS_OK;
 }
 
 uint8_t *cs_secret_data(cs_secret *s) {
-    return s == NULL ? NULL : (uint8_t *)s + CS_SECRET_OFFSET;
+    return s == NULL ? NULL : (uint8_t *)s + s->offset;
 }
 
 size_t cs_secret_len(const cs_secret *s) { return s == NULL ? 0 : s->len; }
@@ -71,8 +74,7 @@ int cs_secret_random(cs_secret *s) {
 
 int cs_secret_equal(const cs_secret *a, const cs_secret *b) {
     if (a == NULL || b == NULL || a->len != b->len) return 0;
-    return cs_ct_equal((const uint8_t *)a + CS_SECRET_OFFSET, (const uint8_t *)b + CS_SECRET_OFFSET,
-                       a->len);
+    return cs_ct_equal((const uint8_t *)a + a->offset, (const uint8_t *)b + b->offset, a->len);
 }
 
 void cs_secret_free(cs_secret *s) {

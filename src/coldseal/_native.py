@@ -15,6 +15,8 @@ at a time; create one per thread.
 
 from __future__ import annotations
 
+import os
+import threading
 from typing import TYPE_CHECKING, Final, Self
 
 from coldseal._core import ffi, lib
@@ -112,14 +114,14 @@ def _raise(status: int, what: str, *, chunk: int | None = None, reading: bool = 
 def _in(data: BytesLike | Secret) -> object:
     """A zero-copy C view of a readable buffer (or a secret's own memory)."""
     if isinstance(data, Secret):
-        return data.pointer()
+        return data.held_pointer()
     return ffi.from_buffer(data)
 
 
 def _out(buf: bytearray | memoryview | Secret) -> object:
     """A zero-copy C view of a writable buffer (or a secret's own memory)."""
     if isinstance(buf, Secret):
-        return buf.pointer()
+        return buf.held_pointer()
     return ffi.from_buffer(buf, require_writable=True)
 
 
@@ -148,12 +150,15 @@ class Secret:
     Python code passes the handle itself to the core's functions (they accept
     a ``Secret`` wherever they take a key) instead of copying the bytes into
     ``bytes`` objects that the interpreter can neither lock nor wipe. The
-    memory is released by :meth:`close` (or when the handle is collected);
-    using a closed secret raises ``UsageError`` rather than touching freed
-    memory.
+    memory is released by :meth:`close` (or when the handle is collected).
+    Every core call holds the secret for its duration (:class:`_Held`), so a
+    ``close`` from another thread during a call waits for the call to end
+    before the memory is wiped, and a later use raises ``UsageError``. After
+    ``fork()`` the child's copy of the key is zeroed by the kernel, and using
+    the handle there raises rather than computing with a blank key.
     """
 
-    __slots__ = ("__weakref__", "_len", "_ptr", "_s")
+    __slots__ = ("__weakref__", "_closing", "_len", "_lock", "_pid", "_ptr", "_s", "_users")
 
     def __init__(self, length: int) -> None:
         """``length`` zero bytes of protected memory."""
@@ -164,6 +169,10 @@ class Secret:
         self._s: object = ffi.gc(holder[0], lib.cs_secret_free)
         self._ptr: object = lib.cs_secret_data(self._s)
         self._len = length
+        self._lock = threading.Lock()
+        self._users = 0
+        self._closing = False
+        self._pid = os.getpid()
 
     @classmethod
     def random(cls, length: int) -> Secret:
@@ -176,14 +185,42 @@ class Secret:
     def copy_of(cls, data: BytesLike | Secret) -> Secret:
         """Protected copy of another secret, or of key bytes that had to arrive as a buffer."""
         secret = cls(_nbytes(data))
-        ffi.memmove(secret.pointer(), _in(data), secret._len)
+        with _Held(data, secret):
+            ffi.memmove(_out(secret), _in(data), secret._len)
         return secret
 
-    def pointer(self) -> object:
-        """The C pointer to the bytes; only for this module's calls."""
-        if self._ptr is None:
+    def _check_usable(self) -> None:
+        if self._ptr is None or self._closing:
             raise UsageError("the key was already released")
+        if os.getpid() != self._pid:
+            raise UsageError(
+                "a key loaded before fork() is blank in the child process; load it again there"
+            )
+
+    def pointer(self) -> object:
+        """The C pointer to the bytes, for calls that keep the GIL; only for this module."""
+        self._check_usable()
         return self._ptr
+
+    def held_pointer(self) -> object:
+        """The C pointer for a call made inside a :class:`_Held` block."""
+        self._check_usable()
+        if self._users <= 0:  # pragma: no cover - a wrapper forgot its _Held
+            raise UsageError("internal error: a key was passed to the core without a hold")
+        return self._ptr
+
+    def acquire(self) -> None:
+        """Count one more call using the memory (see :class:`_Held`)."""
+        with self._lock:
+            self._check_usable()
+            self._users += 1
+
+    def release(self) -> None:
+        """End one call; the last one out performs a pending :meth:`close`."""
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self._closing:
+                self._free()
 
     def set_byte(self, index: int, value: int) -> None:
         """Write one byte (decoders fill a secret without a Python copy of it)."""
@@ -199,9 +236,8 @@ class Secret:
 
     def equals(self, other: Secret) -> bool:
         """Constant-time comparison of two secrets."""
-        self.pointer()
-        other.pointer()
-        return bool(lib.cs_secret_equal(self._s, other._s))
+        with _Held(self, other):
+            return bool(lib.cs_secret_equal(self._s, other._s))
 
     @property
     def protections(self) -> frozenset[str]:
@@ -212,15 +248,32 @@ class Secret:
 
     @property
     def closed(self) -> bool:
-        """Whether the memory has been wiped and released."""
-        return self._ptr is None
+        """Whether the memory has been (or is about to be) wiped and released."""
+        return self._ptr is None or self._closing
 
     def close(self) -> None:
-        """Wipe, unlock and release the memory now (idempotent)."""
-        if self._ptr is not None:
-            self._ptr = None
-            ffi.gc(self._s, None)  # detach the collector's free: it happens now, once
-            lib.cs_secret_free(self._s)
+        """Wipe, unlock and release the memory (idempotent).
+
+        If a core call in another thread is using the key, the release
+        happens when that call returns; new uses are refused at once.
+        """
+        if os.getpid() != self._pid:
+            # Only the forking thread survives in a child: nothing is using
+            # the (blank) copy, and the parent's lock state means nothing here.
+            if self._ptr is not None:
+                self._free()
+            return
+        with self._lock:
+            if self._ptr is None or self._closing:
+                return
+            self._closing = True
+            if self._users == 0:
+                self._free()
+
+    def _free(self) -> None:
+        self._ptr = None
+        ffi.gc(self._s, None)  # detach the collector's free: it happens now, once
+        lib.cs_secret_free(self._s)
 
     def __len__(self) -> int:
         """The secret's length in bytes."""
@@ -236,11 +289,39 @@ class Secret:
 
     def __repr__(self) -> str:
         """Never the bytes."""
-        return f"Secret({self._len} bytes{', closed' if self._ptr is None else ''})"
+        return f"Secret({self._len} bytes{', closed' if self.closed else ''})"
 
     def __reduce__(self) -> str | tuple[object, ...]:
         """Refuse pickling: a key must not travel as bytes."""
         raise TypeError("a Secret cannot be pickled")
+
+
+class _Held:
+    """Hold every :class:`Secret` among ``items`` for the length of a core call.
+
+    cffi releases the GIL during the call, so without the hold another thread
+    could close the secret and the core would read unmapped memory.
+    """
+
+    __slots__ = ("_secrets",)
+
+    def __init__(self, *items: object) -> None:
+        self._secrets = [item for item in items if isinstance(item, Secret)]
+
+    def __enter__(self) -> None:
+        taken: list[Secret] = []
+        try:
+            for secret in self._secrets:
+                secret.acquire()
+                taken.append(secret)
+        except BaseException:
+            for secret in taken:
+                secret.release()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        for secret in self._secrets:
+            secret.release()
 
 
 # ---- BLAKE3 -----------------------------------------------------------------
@@ -279,7 +360,8 @@ def b3_hash(
         raise UsageError("length must not be negative")
     out = bytearray(length)
     kptr, klen = _b3_key(mode, key)
-    rc = lib.cs_blake3_hash(tier, mode, kptr, klen, _in(data), _nbytes(data), _out(out), length)
+    with _Held(data):
+        rc = lib.cs_blake3_hash(tier, mode, kptr, klen, _in(data), _nbytes(data), _out(out), length)
     _raise(rc, "BLAKE3")
     return bytes(out)
 
@@ -323,7 +405,8 @@ class AeadContext:
         """Key a context; the key schedule is cleansed when the object dies."""
         _check_len("key", key, KEY_LEN)
         holder = ffi.new("cs_aead **")
-        _raise(lib.cs_aead_new(_in(key), holder), "AES-GCM context")
+        with _Held(key):
+            _raise(lib.cs_aead_new(_in(key), holder), "AES-GCM context")
         self._ctx = ffi.gc(holder[0], lib.cs_aead_free)
 
     def seal(self, nonce: BytesLike, aad: BytesLike, plaintext: BytesLike | Secret) -> bytes:
@@ -332,16 +415,17 @@ class AeadContext:
         n = _nbytes(plaintext)
         out = bytearray(n + TAG_LEN)
         view = memoryview(out)
-        rc = lib.cs_aead_seal(
-            self._ctx,
-            _in(nonce),
-            _in(aad),
-            _nbytes(aad),
-            _in(plaintext),
-            n,
-            _out(view[:n]) if n else ffi.NULL,
-            _out(view[n:]),
-        )
+        with _Held(plaintext):
+            rc = lib.cs_aead_seal(
+                self._ctx,
+                _in(nonce),
+                _in(aad),
+                _nbytes(aad),
+                _in(plaintext),
+                n,
+                _out(view[:n]) if n else ffi.NULL,
+                _out(view[n:]),
+            )
         _raise(rc, "AES-GCM seal")
         return bytes(out)
 
@@ -361,16 +445,17 @@ class AeadContext:
         if _nbytes(out) != n:
             raise UsageError(f"output buffer must be {n} bytes")
         view = memoryview(sealed)
-        rc = lib.cs_aead_open(
-            self._ctx,
-            _in(nonce),
-            _in(aad),
-            _nbytes(aad),
-            _in(view[:n]) if n else ffi.NULL,
-            n,
-            _in(view[n:]),
-            _out(out) if n else ffi.NULL,
-        )
+        with _Held(out):
+            rc = lib.cs_aead_open(
+                self._ctx,
+                _in(nonce),
+                _in(aad),
+                _nbytes(aad),
+                _in(view[:n]) if n else ffi.NULL,
+                n,
+                _in(view[n:]),
+                _out(out) if n else ffi.NULL,
+            )
         _raise(rc, "AES-GCM message")
 
     def open(self, nonce: BytesLike, aad: BytesLike, sealed: BytesLike) -> bytes:
@@ -510,7 +595,8 @@ class ChunkContext:
         if not MIN_CHUNK <= max_chunk <= MAX_CHUNK:
             raise UsageError(f"chunk size must be between {MIN_CHUNK} and {MAX_CHUNK} bytes")
         holder = ffi.new("cs_chunk_ctx **")
-        rc = lib.cs_chunk_ctx_new(_in(dek), _in(archive_id), max_chunk, level, holder)
+        with _Held(dek):
+            rc = lib.cs_chunk_ctx_new(_in(dek), _in(archive_id), max_chunk, level, holder)
         _raise(rc, "chunk context")
         self._ctx = ffi.gc(holder[0], lib.cs_chunk_ctx_free)
         self.max_chunk = max_chunk
@@ -601,7 +687,10 @@ def open_chunks(
             c_job.leaf = views[-2]
             c_job.out = views[-1]
             c_job.plain_len = memoryview(job.out).nbytes
-        rc = lib.cs_open_chunks(_in(dek), _in(archive_id), max_chunk, c_jobs, len(jobs), threads)
+        with _Held(dek):
+            rc = lib.cs_open_chunks(
+                _in(dek), _in(archive_id), max_chunk, c_jobs, len(jobs), threads
+            )
         statuses = [int(c_job.status) for c_job in c_jobs]
     finally:
         for view in views:

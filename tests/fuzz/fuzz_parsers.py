@@ -143,6 +143,7 @@ def _keys(data: bytes) -> None:
         with contextlib.suppress(UsageError):
             loader(path)  # F3 (docs/fuzzing.md), fixed: every bad key file is a UsageError
 
+
 TARGETS = {"manifest": _manifest, "index": _index, "table": _table, "zip": _zip, "keys": _keys}
 
 

@@ -6,6 +6,7 @@ import base64
 import os
 import pickle
 import re
+import threading
 from pathlib import Path
 
 import pytest
@@ -90,6 +91,76 @@ def test_aes_gcm_through_a_secret_matches_through_bytes() -> None:
     with _native.Secret.copy_of(raw) as key:
         via_secret = _native.AeadContext(key).seal(nonce, b"aad", b"plaintext")
     assert via_secret == _native.AeadContext(raw).seal(nonce, b"aad", b"plaintext")
+
+
+def test_close_while_a_call_holds_the_secret_waits_for_the_call() -> None:
+    secret = _native.Secret.copy_of(b"\x5a" * 32)
+    raw = secret.pointer()
+    with _native._Held(secret):  # what every core call does around itself
+        secret.close()
+        assert secret.closed
+        # The call in flight still reads intact, mapped memory ...
+        assert ffi.buffer(raw, 32)[:] == b"\x5a" * 32
+        # ... and no new call may start.
+        with pytest.raises(UsageError, match="already released"):
+            _native.AeadContext(secret)
+    assert secret._ptr is None  # the hold's release performed the wipe
+
+
+def test_concurrent_close_never_lets_a_call_touch_freed_memory() -> None:
+    nonce, aad = b"n" * 12, b"aad"
+    expected = _native.AeadContext(b"k" * 32).seal(nonce, aad, b"p" * 4096)
+    for _ in range(20):
+        secret = _native.Secret.copy_of(b"k" * 32)
+        outcomes: list[str] = []
+
+        def use(key: _native.Secret = secret, out: list[str] = outcomes) -> None:
+            for _ in range(200):
+                try:
+                    sealed = _native.AeadContext(key).seal(nonce, aad, b"p" * 4096)
+                except UsageError:
+                    out.append("refused")
+                    return
+                assert sealed == expected
+            out.append("done")
+
+        users = [threading.Thread(target=use) for _ in range(4)]
+        for thread in users:
+            thread.start()
+        secret.close()
+        for thread in users:
+            thread.join()
+        assert set(outcomes) <= {"done", "refused"}
+        assert len(outcomes) == len(users)
+        assert secret._ptr is None
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_sees_a_blank_key_and_refuses_to_use_it() -> None:
+    secret = _native.Secret.copy_of(b"\x77" * 32)
+    raw = secret.pointer()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        code = 0
+        try:
+            if "wipeonfork" in secret.protections and ffi.buffer(raw, 32)[:] != bytes(32):
+                code = 2
+            try:
+                _native.AeadContext(secret)
+                code = 3
+            except UsageError as error:
+                if "fork" not in str(error):
+                    code = 4
+            secret.close()  # frees the child's blank copy without the parent's lock
+            if not secret.closed:
+                code = 5
+        except BaseException:
+            code = 6
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert secret_bytes(secret) == b"\x77" * 32  # the parent's key is untouched
+    secret.close()
 
 
 @given(st.binary(min_size=1, max_size=200))
