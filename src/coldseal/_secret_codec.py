@@ -4,7 +4,10 @@
 that can be neither locked nor wiped. These codecs read the text from a
 caller-owned buffer (which the caller wipes) and write each decoded byte into
 a :class:`~coldseal._native.Secret`, or encode a secret into a ``bytearray``
-the caller wipes, so the raw key never exists as a Python object.
+of its final size that the caller wipes, so the key never exists as one
+Python object. What remains outside our control are the small ``int``
+temporaries holding at most three key bytes at a time, which the interpreter
+frees (or caches) without wiping.
 """
 
 from __future__ import annotations
@@ -70,16 +73,16 @@ def b64decode_into_secret(text: BytesLike) -> Secret:
 def b64encode_secret(secret: Secret) -> bytearray:
     """Padded standard base64 of a secret, in a bytearray the caller wipes."""
     n = len(secret)
-    out = bytearray()
+    # Sized once: appending would regrow the buffer and strand unwiped copies.
+    out = bytearray((n + 2) // 3 * 4)
+    at = 0
     for start in range(0, n, 3):
         take = min(3, n - start)
         acc = 0
         for i in range(3):
             acc = (acc << 8) | (secret.byte(start + i) if i < take else 0)
         for i in range(4):
-            if i <= take:
-                out.append(_ALPHABET[(acc >> (18 - 6 * i)) & 0x3F])
-            else:
-                out.append(_PAD)
+            out[at] = _ALPHABET[(acc >> (18 - 6 * i)) & 0x3F] if i <= take else _PAD
+            at += 1
         acc = 0
     return out

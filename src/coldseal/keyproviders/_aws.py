@@ -194,7 +194,10 @@ class JsonClient:
         last = ""
         for attempt in range(ATTEMPTS):
             if attempt:
-                time.sleep(random.uniform(0.05, 0.1 * 2**attempt))  # noqa: S311 - jitter
+                pause = random.uniform(0.05, 0.1 * 2**attempt)  # noqa: S311 - jitter
+                if deadline is not None:
+                    pause = min(pause, max(0.0, deadline - time.monotonic()))
+                time.sleep(pause)
             left = float("inf") if deadline is None else deadline - time.monotonic()
             if left <= 0:
                 why = last or "waiting"
@@ -216,7 +219,7 @@ class JsonClient:
                 conn.request("POST", self._parts.path or "/", body=body, headers=signed)
                 conn.sock.settimeout(min(READ_TIMEOUT_S, max(0.01, left)))
                 response = conn.getresponse()
-                answer = bytearray(response.read(MAX_RESPONSE + 1))
+                answer = _read_answer(response)
                 status = response.status
             except (TimeoutError, OSError, http.client.HTTPException) as error:
                 last = f"{type(error).__name__}"
@@ -235,6 +238,36 @@ class JsonClient:
         raise StorageError(
             f"{self.service} at {self._parts.netloc} failed after {ATTEMPTS} attempts ({last})"
         )
+
+
+def _read_answer(response: http.client.HTTPResponse) -> bytearray:
+    """The body, read into one bytearray the caller wipes (at most MAX_RESPONSE + 1 bytes).
+
+    ``response.read()`` would return an immutable ``bytes`` copy of answers
+    that carry a plaintext data key. Reading into a buffer allocated once
+    avoids that copy; what the socket and TLS layers buffered underneath is
+    beyond Python's reach.
+    """
+    declared = response.getheader("Content-Length")
+    size = int(declared) if declared and declared.isdigit() else MAX_RESPONSE
+    answer = bytearray(min(size, MAX_RESPONSE) + 1)
+    view = memoryview(answer)
+    filled = 0
+    try:
+        while filled < len(answer):
+            got = response.readinto(view[filled:])
+            if not got:
+                break
+            filled += got
+    finally:
+        view.release()
+    if filled == len(answer):
+        return answer
+    # Shrinking could let the allocator move the bytes and leave the old block
+    # unwiped: copy the answer out, then wipe the whole buffer in place.
+    exact = answer[:filled]
+    answer[:] = bytes(len(answer))
+    return exact
 
 
 def _error_of(answer: bytearray, status: int) -> AwsError:

@@ -124,7 +124,14 @@ class KmsKey:
             {"KeyId": self.ref, "EncryptionContext": encryption_context(archive)}
         ).encode()
         encoded = b64encode_secret(dek)
-        body = bytearray(head[:-1]) + b', "Plaintext": "' + encoded + b'"}'
+        # One buffer of the final size: concatenating would leave unwiped
+        # intermediate copies of the encoded key behind.
+        parts = (head[:-1], b', "Plaintext": "', encoded, b'"}')
+        body = bytearray(sum(len(part) for part in parts))
+        at = 0
+        for part in parts:
+            body[at : at + len(part)] = part
+            at += len(part)
         try:
             answer = self._call("Encrypt", body, archive.deadline)
         finally:
