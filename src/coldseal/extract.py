@@ -9,11 +9,14 @@ created and folder modes applied last, once every file is in place.
 
 Code trees are thousands of small files, where creating files, not copying
 bytes, is the cost; so whole small files are handed to writer threads (the
-syscalls release the GIL), with the bytes waiting to be written capped. On
-ext4 here, 1, 2 and 4 writers measured within noise of each other (file
-creation cost swung 5x between runs); 2 keeps the verifying thread free.
-Files larger than ``STREAM_OVER`` are written in order by the feeding
-thread as their bytes arrive.
+syscalls release the GIL) in batches of up to ``BATCH_FILES`` files or
+``BATCH_BYTES``, with the bytes waiting to be written capped. Handing over
+one file at a time spent more on futures, wake-ups and GIL hand-offs than on
+the files: batching took a 14k-file site-packages extraction into tmpfs from
+2.2-2.5 s to 1.2-1.4 s. Two writers measured best there (1: 1.27 s, 3: 1.46
+s); on this machine's ext4 the disk's writeback dominates and the counts are
+within noise. Files larger than ``STREAM_OVER`` are written in order by the
+feeding thread as their bytes arrive.
 """
 
 from __future__ import annotations
@@ -35,7 +38,9 @@ _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 STREAM_OVER = 8 << 20
 WRITERS = 2
 MAX_PENDING_BYTES = 64 << 20
-MAX_QUEUED = 512
+MAX_QUEUED = 16
+BATCH_FILES = 64
+BATCH_BYTES = 1 << 20
 
 
 def _current_umask() -> int | None:
@@ -72,6 +77,8 @@ class Extractor:
         self._left = 0
         self._pool = ThreadPoolExecutor(max_workers=WRITERS, thread_name_prefix="coldseal-write")
         self._queued = 0
+        self._batch: list[tuple[Entry, list[bytes]]] = []
+        self._batch_bytes = 0
         self._error: StorageError | None = None
         self._pending = 0
         self._cond = threading.Condition()
@@ -104,30 +111,50 @@ class Extractor:
             finally:
                 os.close(fd)
         except OSError as error:
+            raise StorageError(f"{path}: cannot write ({error.strerror})") from None
+
+    def _write_batch(self, batch: list[tuple[Entry, list[bytes]]], nbytes: int) -> None:
+        try:
+            for entry, parts in batch:
+                self._write_small(entry, parts)
+        except StorageError as error:
             with self._cond:
                 if self._error is None:
-                    self._error = StorageError(f"{path}: cannot write ({error.strerror})")
+                    self._error = error
         finally:
             with self._cond:
-                self._pending -= entry.size
+                self._pending -= nbytes
                 self._queued -= 1
                 self._cond.notify_all()
 
     def _submit_small(self, entry: Entry, parts: list[bytes]) -> None:
+        # Files go to the writers in batches: one hand-over per file cost more
+        # (futures, wake-ups, GIL hand-offs) than creating a small file.
+        self._batch.append((entry, parts))
+        self._batch_bytes += entry.size
+        self.files_written += 1
+        if len(self._batch) >= BATCH_FILES or self._batch_bytes >= BATCH_BYTES:
+            self._flush_batch()
+
+    def _flush_batch(self) -> None:
+        if not self._batch:
+            return
+        batch, nbytes = self._batch, self._batch_bytes
+        self._batch, self._batch_bytes = [], 0
         with self._cond:
             while self._queued and (
-                self._pending + entry.size > MAX_PENDING_BYTES or self._queued >= MAX_QUEUED
+                self._pending + nbytes > MAX_PENDING_BYTES or self._queued >= MAX_QUEUED
             ):
                 self._cond.wait()
             if self._error is not None:
                 raise self._error
-            self._pending += entry.size
+            self._pending += nbytes
             self._queued += 1
-        self._pool.submit(self._write_small, entry, parts)
-        self.files_written += 1
+        self._pool.submit(self._write_batch, batch, nbytes)
 
     def _drain(self) -> None:
         """Wait for every queued write; raise the first failure."""
+        self._flush_batch()
         with self._cond:
             while self._queued:
                 self._cond.wait()
