@@ -230,9 +230,16 @@ def main(argv: list[str] | None = None) -> int:
         )
     s3_rows = [
         (
-            "S3 verify --out time / GET + zipfile extract time (<= 1.0)",
-            "test_s3_get_zip_and_extract",
-            "test_s3_verify_out",
+            "S3 verify --out time / GET + zipfile extract time, disk (<= 1.0)",
+            "test_s3_get_zip_and_extract[disk]",
+            "test_s3_verify_out[disk]",
+            "<=",
+            1.0,
+        ),
+        (
+            "S3 verify --out time / GET + zipfile extract time, tmpfs (<= 1.0)",
+            "test_s3_get_zip_and_extract[tmpfs]",
+            "test_s3_verify_out[tmpfs]",
             "<=",
             1.0,
         ),
