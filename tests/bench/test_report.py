@@ -96,6 +96,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> Run:
     result = run_cli(
         "bench", "--profile", "tiny", "--budgets", budgets, "--out", out, "--cache", base / "cache"
     )
+    assert (out / "bench.json").is_file(), f"exit {result.code}: {result.err[-2000:]}"
     data = json.loads((out / "bench.json").read_text())
     return Run(out, result, data)
 

@@ -144,13 +144,33 @@ def _restore(saved: dict[str, str | None]) -> None:
             os.environ[key] = value
 
 
+START_ATTEMPTS = 3
+
+
 def start(*, ip: str = "127.0.0.1", wrap: Sequence[str] = ()) -> S3Server:
     """Start a server with the buckets in ``BUCKETS`` and wait until writes work.
 
     ``ip`` is the address it listens on and advertises; ``wrap`` prefixes
     the command (``ip netns exec NS`` runs it in a network namespace behind
-    a shaped link, see ``benchmarks/_netns.py``).
+    a shaped link, see ``benchmarks/_netns.py``). The free ports are found
+    by binding and releasing them, so another process can take one before
+    the server binds it: a server that exits early is started again on new
+    ports, up to ``START_ATTEMPTS`` times.
     """
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return _start_once(ip, wrap)
+        except _ExitedEarlyError:
+            if attempt == START_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class _ExitedEarlyError(SeaweedUnavailableError):
+    """``weed mini`` exited before it was ready (e.g. a port was taken meanwhile)."""
+
+
+def _start_once(ip: str, wrap: Sequence[str]) -> S3Server:
     workdir = Path(tempfile.mkdtemp(prefix="coldseal-weed-"))
     try:
         binary = weed_binary()
@@ -195,7 +215,7 @@ def start(*, ip: str = "127.0.0.1", wrap: Sequence[str] = ()) -> S3Server:
         if process.poll() is not None:
             tail = (workdir / "weed.log").read_text(errors="replace")[-2000:]
             server.stop()
-            raise SeaweedUnavailableError(f"weed mini exited early:\n{tail}")
+            raise _ExitedEarlyError(f"weed mini exited early:\n{tail}")
         try:
             urllib.request.urlopen(f"{server.endpoint}/{BUCKETS[0]}", timeout=1)  # noqa: S310
         except urllib.error.HTTPError as error:
