@@ -10,6 +10,7 @@ bash scripts/setup.sh
 
 echo "== lint and types" >&2
 .venv/bin/ruff check src tests benchmarks scripts build_ext.py setup.py
+.venv/bin/ruff format --check src tests benchmarks scripts build_ext.py setup.py
 .venv/bin/mypy
 
 echo "== test suite" >&2
