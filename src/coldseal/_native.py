@@ -144,6 +144,11 @@ SECRET_NODUMP: Final[int] = lib.CS_SECRET_NODUMP
 SECRET_WIPEONFORK: Final[int] = lib.CS_SECRET_WIPEONFORK
 
 
+# Serialises close() of inherited secrets in a forked child, the one place
+# that cannot take the secret's own lock (see Secret.close).
+_CHILD_CLOSE_LOCK = threading.Lock()
+
+
 class Secret:
     """Key bytes in C-owned memory: locked, left out of core dumps, wiped on close.
 
@@ -211,6 +216,10 @@ class Secret:
 
     def acquire(self) -> None:
         """Count one more call using the memory (see :class:`_Held`)."""
+        if os.getpid() != self._pid:
+            # Before the lock: a parent thread may have held it at fork time,
+            # and in the child it would never be released.
+            self._check_usable()
         with self._lock:
             self._check_usable()
             self._users += 1
@@ -226,13 +235,15 @@ class Secret:
         """Write one byte (decoders fill a secret without a Python copy of it)."""
         if not 0 <= index < self._len:
             raise UsageError("secret index out of range")
-        self.pointer()[index] = value  # type: ignore[index]
+        with _Held(self):
+            self.held_pointer()[index] = value  # type: ignore[index]
 
     def byte(self, index: int) -> int:
         """Read one byte (encoders read a secret without a Python copy of it)."""
         if not 0 <= index < self._len:
             raise UsageError("secret index out of range")
-        return int(self.pointer()[index])  # type: ignore[index]
+        with _Held(self):
+            return int(self.held_pointer()[index])  # type: ignore[index]
 
     def equals(self, other: Secret) -> bool:
         """Constant-time comparison of two secrets."""
@@ -242,7 +253,11 @@ class Secret:
     @property
     def protections(self) -> frozenset[str]:
         """Which protections the kernel granted: locked, nodump, wipeonfork."""
-        flags = int(lib.cs_secret_flags(self._s)) if self._ptr is not None else 0
+        try:
+            with _Held(self):
+                flags = int(lib.cs_secret_flags(self._s))
+        except UsageError:
+            flags = 0
         names = {SECRET_LOCKED: "locked", SECRET_NODUMP: "nodump", SECRET_WIPEONFORK: "wipeonfork"}
         return frozenset(name for bit, name in names.items() if flags & bit)
 
@@ -258,10 +273,11 @@ class Secret:
         happens when that call returns; new uses are refused at once.
         """
         if os.getpid() != self._pid:
-            # Only the forking thread survives in a child: nothing is using
-            # the (blank) copy, and the parent's lock state means nothing here.
-            if self._ptr is not None:
-                self._free()
+            # In a child nothing is using the (blank) copy, and the parent's
+            # lock may have been held at fork time: never take it here.
+            with _CHILD_CLOSE_LOCK:
+                if self._ptr is not None:
+                    self._free()
             return
         with self._lock:
             if self._ptr is None or self._closing:
@@ -337,7 +353,8 @@ def b3_best_tier() -> int:
     return int(lib.cs_b3_best_tier())
 
 
-def _b3_key(mode: int, key: BytesLike | None) -> tuple[object, int]:
+def _b3_key(mode: int, key: BytesLike | Secret | None) -> tuple[object, int]:
+    """The key argument pair; call inside a ``_Held`` of ``key``."""
     if mode == MODE_HASH:
         return ffi.NULL, 0
     if key is None:
@@ -351,7 +368,7 @@ def b3_hash(
     data: BytesLike | Secret,
     *,
     mode: int = MODE_HASH,
-    key: BytesLike | None = None,
+    key: BytesLike | Secret | None = None,
     length: int = HASH_LEN,
     tier: int = TIER_BEST,
 ) -> bytes:
@@ -359,8 +376,8 @@ def b3_hash(
     if length < 0:
         raise UsageError("length must not be negative")
     out = bytearray(length)
-    kptr, klen = _b3_key(mode, key)
-    with _Held(data):
+    with _Held(data, key):
+        kptr, klen = _b3_key(mode, key)
         rc = lib.cs_blake3_hash(tier, mode, kptr, klen, _in(data), _nbytes(data), _out(out), length)
     _raise(rc, "BLAKE3")
     return bytes(out)
@@ -370,12 +387,17 @@ class Blake3Hasher:
     """An incremental BLAKE3 hasher on a chosen tier."""
 
     def __init__(
-        self, *, mode: int = MODE_HASH, key: BytesLike | None = None, tier: int = TIER_BEST
+        self,
+        *,
+        mode: int = MODE_HASH,
+        key: BytesLike | Secret | None = None,
+        tier: int = TIER_BEST,
     ) -> None:
         """Start a hasher in ``mode`` (see :func:`b3_hash`)."""
         holder = ffi.new("cs_blake3 **")
-        kptr, klen = _b3_key(mode, key)
-        _raise(lib.cs_blake3_new(tier, mode, kptr, klen, holder), "BLAKE3 hasher")
+        with _Held(key):
+            kptr, klen = _b3_key(mode, key)
+            _raise(lib.cs_blake3_new(tier, mode, kptr, klen, holder), "BLAKE3 hasher")
         self._h = ffi.gc(holder[0], lib.cs_blake3_free)
 
     def update(self, data: BytesLike) -> None:

@@ -117,10 +117,15 @@ class Extractor:
         try:
             for entry, parts in batch:
                 self._write_small(entry, parts)
-        except StorageError as error:
+        except Exception as error:  # noqa: BLE001 - any failure must fail the extraction
+            failure = (
+                error
+                if isinstance(error, StorageError)
+                else StorageError(f"{self.root}: writing files failed ({type(error).__name__})")
+            )
             with self._cond:
                 if self._error is None:
-                    self._error = error
+                    self._error = failure
         finally:
             with self._cond:
                 self._pending -= nbytes
@@ -142,8 +147,10 @@ class Extractor:
         batch, nbytes = self._batch, self._batch_bytes
         self._batch, self._batch_bytes = [], 0
         with self._cond:
-            while self._queued and (
-                self._pending + nbytes > MAX_PENDING_BYTES or self._queued >= MAX_QUEUED
+            while (
+                self._error is None
+                and self._queued
+                and (self._pending + nbytes > MAX_PENDING_BYTES or self._queued >= MAX_QUEUED)
             ):
                 self._cond.wait()
             if self._error is not None:

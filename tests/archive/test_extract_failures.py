@@ -64,7 +64,7 @@ def test_a_refused_write_leaves_nothing_and_exits_3(
         capture_output=True,
         text=True,
         check=False,
-        preexec_fn=_limit_file_size,  # noqa: PLW1509 - the limit must apply before exec
+        preexec_fn=_limit_file_size,  # the limit must apply before exec
         timeout=120,
     )
     assert result.returncode == 3, result.stderr

@@ -9,6 +9,7 @@ import re
 import threading
 from pathlib import Path
 
+import blake3
 import pytest
 from coldseal._core import ffi
 from hypothesis import given
@@ -107,6 +108,17 @@ def test_close_while_a_call_holds_the_secret_waits_for_the_call() -> None:
     assert secret._ptr is None  # the hold's release performed the wipe
 
 
+def test_keyed_blake3_takes_a_secret_key() -> None:
+    key = bytes(range(32))
+    with _native.Secret.copy_of(key) as secret:
+        expected = _native.b3_hash(b"data", mode=_native.MODE_KEYED, key=key)
+        assert _native.b3_hash(b"data", mode=_native.MODE_KEYED, key=secret) == expected
+        hasher = _native.Blake3Hasher(mode=_native.MODE_KEYED, key=secret)
+        hasher.update(b"data")
+        assert hasher.digest() == expected
+    assert blake3.blake3(b"data", key=key).digest() == expected
+
+
 def test_concurrent_close_never_lets_a_call_touch_freed_memory() -> None:
     nonce, aad = b"n" * 12, b"aad"
     expected = _native.AeadContext(b"k" * 32).seal(nonce, aad, b"p" * 4096)
@@ -139,11 +151,12 @@ def test_concurrent_close_never_lets_a_call_touch_freed_memory() -> None:
 def test_a_forked_child_sees_a_blank_key_and_refuses_to_use_it() -> None:
     secret = _native.Secret.copy_of(b"\x77" * 32)
     raw = secret.pointer()
+    wiped_in_child = "wipeonfork" in secret.protections
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child reports through its exit code
         code = 0
         try:
-            if "wipeonfork" in secret.protections and ffi.buffer(raw, 32)[:] != bytes(32):
+            if wiped_in_child and ffi.buffer(raw, 32)[:] != bytes(32):
                 code = 2
             try:
                 _native.AeadContext(secret)

@@ -227,6 +227,7 @@ class JsonClient:
             finally:
                 conn.close()
             if len(answer) > MAX_RESPONSE:
+                answer[:] = bytes(len(answer))
                 raise StorageError(f"{self.service} answered with over {MAX_RESPONSE} bytes")
             if status == 200:
                 return answer
@@ -259,8 +260,11 @@ def _read_answer(response: http.client.HTTPResponse) -> bytearray:
             if not got:
                 break
             filled += got
-    finally:
+    except BaseException:
         view.release()
+        answer[:] = bytes(len(answer))  # a partial answer may hold part of a key
+        raise
+    view.release()
     if filled == len(answer):
         return answer
     # Shrinking could let the allocator move the bytes and leave the old block
