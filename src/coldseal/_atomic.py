@@ -26,6 +26,35 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    """Write all of ``data`` to ``fd`` with unbuffered ``os.write`` calls."""
+    view = memoryview(data)
+    while len(view) > 0:
+        view = view[os.write(fd, view) :]
+
+
+def replace_file(path: Path, data: bytes | bytearray, mode: int, what: str) -> None:
+    """Replace ``path`` by ``data`` atomically and durably; ``what`` names it in errors.
+
+    The bytes go into a new sibling file (``O_EXCL``, created with ``mode``)
+    written with unbuffered ``os.write`` (no buffered copy of key text is
+    left behind), fsynced, renamed over ``path``, and the folder is fsynced.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        try:
+            write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        tmp.replace(path)
+        fsync_dir(path.parent)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(f"{path}: cannot {what} ({error.strerror})") from None
+
+
 class AtomicFolder:
     """A temporary folder that becomes ``final`` on :meth:`commit`."""
 

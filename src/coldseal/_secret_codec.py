@@ -70,6 +70,21 @@ def b64decode_into_secret(text: BytesLike) -> Secret:
     return secret
 
 
+def join_wiped(*parts: BytesLike) -> bytearray:
+    """``parts`` joined in one buffer of the final size, for text around key material.
+
+    Concatenating would leave intermediate copies of the key text that
+    nobody wipes; the caller wipes the one buffer this returns.
+    """
+    out = bytearray(sum(memoryview(part).nbytes for part in parts))
+    at = 0
+    for part in parts:
+        n = memoryview(part).nbytes
+        out[at : at + n] = part
+        at += n
+    return out
+
+
 def b64encode_secret(secret: Secret) -> bytearray:
     """Padded standard base64 of a secret, in a bytearray the caller wipes."""
     n = len(secret)

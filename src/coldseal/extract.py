@@ -26,6 +26,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
+from coldseal._atomic import write_all
 from coldseal.errors import IntegrityError, StorageError
 from coldseal.format.paths import DIR, FILE, SYMLINK
 
@@ -53,11 +54,6 @@ def _current_umask() -> int | None:
     except (OSError, ValueError):
         pass
     return None
-
-
-def _write_all(fd: int, data: memoryview) -> None:
-    while len(data):
-        data = data[os.write(fd, data) :]
 
 
 class Extractor:
@@ -105,7 +101,7 @@ class Extractor:
             fd = os.open(path, _CREATE, entry.mode if exact else 0o600)
             try:
                 for part in parts:
-                    _write_all(fd, memoryview(part))
+                    write_all(fd, memoryview(part))
                 if not exact:
                     os.fchmod(fd, entry.mode)
             finally:
@@ -198,7 +194,7 @@ class Extractor:
             take = min(self._left, len(data))
             if self._fd >= 0:
                 try:
-                    _write_all(self._fd, data[:take])
+                    write_all(self._fd, data[:take])
                 except OSError as error:
                     raise StorageError(
                         f"{self.root / current.path}: cannot write ({error.strerror})"

@@ -25,6 +25,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
+from coldseal._atomic import write_all
 from coldseal.errors import IntegrityError, StorageError, UsageError
 
 if TYPE_CHECKING:
@@ -275,11 +276,11 @@ class Kek:
 
     def file_bytes(self) -> bytearray:
         """The contents of a ``data.kek`` file holding this key (wipe it after use)."""
-        from coldseal._secret_codec import b64encode_secret  # noqa: PLC0415
+        from coldseal._secret_codec import b64encode_secret, join_wiped  # noqa: PLC0415
 
         encoded = b64encode_secret(self._secret)
         try:
-            return bytearray(KEK_MAGIC.encode() + b" ") + encoded + b"\n"
+            return join_wiped(KEK_MAGIC.encode(), b" ", encoded, b"\n")
         finally:
             wipe(encoded)
 
@@ -361,7 +362,7 @@ class Kek:
         return f"Kek(key_id={self.key_id!r})"
 
 
-def _write_new(path: Path, data: bytes, mode: int) -> None:
+def _write_new(path: Path, data: bytes | bytearray, mode: int) -> None:
     """Create ``path`` with ``mode`` from the first byte on; never overwrite."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
@@ -370,10 +371,11 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
     except OSError as error:
         raise StorageError(f"{path}: cannot create ({error.strerror})") from None
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            write_all(fd, data)  # unbuffered: a buffered file keeps a copy of key text
+            os.fsync(fd)
+        finally:
+            os.close(fd)
     except OSError as error:
         path.unlink(missing_ok=True)
         raise StorageError(f"{path}: cannot write ({error.strerror})") from None
@@ -409,7 +411,7 @@ def keygen(directory: str | os.PathLike[str]) -> dict[str, Path]:
         _write_new(paths["public_key"], SigningKey(private).public.pem(), 0o644)
         kek_text = kek.file_bytes()
         try:
-            _write_new(paths["kek"], bytes(kek_text), 0o600)
+            _write_new(paths["kek"], kek_text, 0o600)
         finally:
             wipe(kek_text)
     except BaseException:

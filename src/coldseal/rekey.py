@@ -17,20 +17,20 @@ manifest edited since it was signed is refused, not re-signed.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coldseal import audit
-from coldseal._atomic import fsync_dir
-from coldseal.errors import IntegrityError, StorageError, UsageError
+from coldseal._atomic import replace_file
+from coldseal.errors import IntegrityError, UsageError
 from coldseal.format import manifest as mf
 from coldseal.keyproviders import DekContext
 from coldseal.storage.local import LocalStorage
-from coldseal.verifier import unwrap_dek
+from coldseal.verifier import check_policy, load_manifest, unwrap_dek
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Callable, Sequence
 
     from coldseal.keyproviders import KeyProvider
@@ -99,16 +99,18 @@ def _rekey(
     folder = Path(sealed_path)
     storage = LocalStorage(folder)
     try:
-        signed = mf.decode(storage.read_object(mf.MANIFEST_FILE, mf.MAX_MANIFEST_BYTES))
+        signed = load_manifest(storage)
     finally:
         storage.close()
     manifest = signed.manifest
     trusted = list(trust) if trust else [key.public for key in signing_keys]
-    if not signed.trusted_signers(trusted):
+    try:
+        # Expiry is not rekey's business: an expired archive may be rewrapped.
+        check_policy(signed, trusted, allow_expired=True)
+    except IntegrityError as error:
         raise IntegrityError(
-            f"{folder / mf.MANIFEST_FILE} is not signed by any trusted key "
-            f"({', '.join(k.key_id for k in trusted)}); refusing to re-sign it"
-        )
+            f"{folder / mf.MANIFEST_FILE}: {error}; refusing to re-sign it"
+        ) from None
     wrapped = manifest.dek
     if new_kek is not None:
         if old_kek is None:
@@ -122,18 +124,7 @@ def _rekey(
             raise UsageError("the new KEK is the same key as the old one")
     rekeyed = manifest.with_dek(wrapped)
     data = mf.sign(rekeyed, signing_keys).encode()
-    target = folder / mf.MANIFEST_FILE
-    tmp = folder / f".{mf.MANIFEST_FILE}.{os.getpid()}.tmp"
-    try:
-        with tmp.open("xb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        tmp.replace(target)
-        fsync_dir(folder)
-    except OSError as error:
-        tmp.unlink(missing_ok=True)
-        raise StorageError(f"{target}: cannot replace the manifest ({error.strerror})") from None
+    replace_file(folder / mf.MANIFEST_FILE, data, 0o644, "replace the manifest")
     return RekeyReport(
         name=manifest.name,
         version=manifest.version,

@@ -20,6 +20,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Self
 
+from coldseal._atomic import replace_file
 from coldseal.errors import IntegrityError, StorageError, UsageError
 from coldseal.keys import KEK_MAGIC, Kek
 
@@ -153,26 +154,6 @@ def _check_private(path: Path, what: str, *, directory: bool) -> None:
         )
 
 
-def _write_atomic(path: Path, data: bytes | bytearray, mode: int) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        try:
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        tmp.replace(path)
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError as error:
-        tmp.unlink(missing_ok=True)
-        raise StorageError(f"{path}: cannot write ({error.strerror})") from None
-
-
 def init_folder(folder: Path) -> None:
     """Create a keyring folder (0700) if it does not exist."""
     try:
@@ -190,7 +171,7 @@ def add(folder: str | os.PathLike[str], kek: Kek, *, make_current: bool) -> str:
     if not target.exists():
         text = kek.file_bytes()
         try:
-            _write_atomic(target, text, 0o600)
+            replace_file(target, text, 0o600, "write")
         finally:
             text[:] = bytes(len(text))
     if make_current:
@@ -206,7 +187,7 @@ def use(folder: str | os.PathLike[str], kid: str) -> None:
     ring = Keyring(path)
     ring.get(kid)  # it must exist and hold what its name says
     ring.close()
-    _write_atomic(path / CURRENT, f"{kid}\n".encode(), 0o600)
+    replace_file(path / CURRENT, f"{kid}\n".encode(), 0o600, "write")
 
 
 __all__ = ["CURRENT", "KEK_MAGIC", "Keyring", "add", "init_folder", "use"]

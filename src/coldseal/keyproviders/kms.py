@@ -118,20 +118,13 @@ class KmsKey:
 
     def wrap_data_key(self, dek: Secret, archive: DekContext) -> WrappedDek:
         """Encrypt: wrap an existing DEK (rotation into KMS)."""
-        from coldseal._secret_codec import b64encode_secret  # noqa: PLC0415
+        from coldseal._secret_codec import b64encode_secret, join_wiped  # noqa: PLC0415
 
         head = json.dumps(
             {"KeyId": self.ref, "EncryptionContext": encryption_context(archive)}
         ).encode()
         encoded = b64encode_secret(dek)
-        # One buffer of the final size: concatenating would leave unwiped
-        # intermediate copies of the encoded key behind.
-        parts = (head[:-1], b', "Plaintext": "', encoded, b'"}')
-        body = bytearray(sum(len(part) for part in parts))
-        at = 0
-        for part in parts:
-            body[at : at + len(part)] = part
-            at += len(part)
+        body = join_wiped(head[:-1], b', "Plaintext": "', encoded, b'"}')
         try:
             answer = self._call("Encrypt", body, archive.deadline)
         finally:
