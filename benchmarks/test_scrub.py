@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
-from tests import s3server
 
 from benchmarks import _corpus
 from benchmarks._corpus import MIB
@@ -28,14 +28,11 @@ from coldseal.scrub.engines import DaskEngine, LocalEngine
 from coldseal.scrub.listing import group_archives, list_objects
 from coldseal.sealer import seal
 
+if TYPE_CHECKING:
+    from tests import s3server
+
 ROUNDS = 3
 URL = "s3://coldseal/bench-fleet"
-
-
-@pytest.fixture(scope="module")
-def s3() -> Iterator[s3server.S3Server]:
-    with s3server.running() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

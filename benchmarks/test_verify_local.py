@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from benchmarks import _corpus
 from benchmarks._corpus import MIB
+from coldseal.bench.corpus import tree_bytes
 from coldseal.bench.measure import Keys, run_child
 from coldseal.storage.local import LocalStorage
 from coldseal.verifier import load_layout, load_manifest, verify
@@ -144,7 +145,7 @@ def test_extract_tree_coldseal_cli(
 def test_extract_tree_unzip(benchmark, code_tree: Path, tmp_path_factory) -> None:
     zipped = _corpus.deflate_zip(code_tree)
     out = tmp_path_factory.mktemp("u") / "out"
-    size = sum(p.stat().st_size for p in code_tree.rglob("*") if p.is_file() and not p.is_symlink())
+    size = tree_bytes(code_tree)
 
     def setup() -> None:
         shutil.rmtree(out, ignore_errors=True)

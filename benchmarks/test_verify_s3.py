@@ -36,6 +36,7 @@ import pytest
 from benchmarks import _corpus, _netns
 from benchmarks._corpus import MIB
 from coldseal.bench import seaweed
+from coldseal.bench.corpus import tree_bytes
 from coldseal.keys import Kek, PublicKey
 from coldseal.publisher import publish
 from coldseal.storage.s3 import make_store
@@ -57,7 +58,7 @@ def tree_on_s3(s3, full_scale: bool) -> tuple[str, str, int]:
     publish(sealed, "s3://coldseal/bench/tree")
     zipped = _corpus.deflate_zip(tree)
     obstore.put(make_store("coldseal", "bench", None), "tree.zip", zipped.read_bytes())
-    size = sum(p.stat().st_size for p in tree.rglob("*") if p.is_file() and not p.is_symlink())
+    size = tree_bytes(tree)
     return "s3://coldseal/bench/tree", "tree.zip", size
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 
 import pytest
@@ -117,3 +118,21 @@ def secret_bytes(secret: object) -> bytes:
 
     assert isinstance(secret, Secret)
     return bytes(secret.byte(i) for i in range(len(secret)))
+
+
+def needles(secret: bytes) -> list[bytes]:
+    """Every encoding of ``secret`` that a careless print or log could produce."""
+    found = [secret, secret.hex().encode(), secret.hex().upper().encode()]
+    found.append(repr(secret)[2:-1].encode())
+    for shift in range(3):
+        # Inside a longer base64 string the key's encoding depends on its offset
+        # mod 3: encode with each prefix and keep the middle, which is unaffected.
+        for encode in (base64.b64encode, base64.urlsafe_b64encode):
+            text = encode(b"\0" * shift + secret)
+            found.append(text[4:-4])
+    return found
+
+
+def leaks(data: bytes, secrets: dict[str, bytes]) -> list[str]:
+    """Names of the secrets some encoding of which occurs in ``data``."""
+    return [name for name, s in secrets.items() if any(n in data for n in needles(s))]

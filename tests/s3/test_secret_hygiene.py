@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from tests import s3server
-from tests.conftest import HELLO, secret_bytes
+from tests.conftest import HELLO, leaks, secret_bytes
 
 import coldseal
 from coldseal import reader
@@ -32,24 +32,6 @@ from coldseal.format import manifest as mf
 from coldseal.keys import Kek, PublicKey, SigningKey
 
 pytestmark = pytest.mark.usefixtures("s3")
-
-
-def needles(secret: bytes) -> list[bytes]:
-    """Every encoding of ``secret`` that a careless print or log could produce."""
-    found = [secret, secret.hex().encode(), secret.hex().upper().encode()]
-    found.append(repr(secret)[2:-1].encode())
-    for shift in range(3):
-        # Inside a longer base64 string the key's encoding depends on its offset
-        # mod 3: encode with each prefix and keep the middle, which is unaffected.
-        for encode in (base64.b64encode, base64.urlsafe_b64encode):
-            text = encode(b"\0" * shift + secret)
-            found.append(text[4:-4])
-    return found
-
-
-def leaks(data: bytes, secrets: dict[str, bytes]) -> list[str]:
-    """Names of the secrets some encoding of which occurs in ``data``."""
-    return [name for name, s in secrets.items() if any(n in data for n in needles(s))]
 
 
 class Runner:
