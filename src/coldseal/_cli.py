@@ -757,8 +757,8 @@ def _add_scrub(
     )
     scrub.add_argument(
         "--kek",
-        metavar="FILE",
-        help="key-encryption key, loaded by each worker; without it a keyless audit",
+        metavar="KEK",
+        help=_KEK_HELP + ", loaded by each worker; without it a keyless audit",
     )
     scrub.add_argument(
         "--no-decrypt", action="store_true", help="keyless audit even if --kek is given"
@@ -822,15 +822,6 @@ def _fail(code: int, message: str) -> int:
     return code
 
 
-_RESULTS = {
-    EXIT_OK: "ok",
-    EXIT_INTEGRITY: "integrity",
-    EXIT_USAGE: "usage",
-    EXIT_STORAGE: "storage",
-    EXIT_BUDGET: "budget",
-}
-
-
 def _finish(args: argparse.Namespace | None, code: int, reason: str | None) -> int:
     """Write the audit event and run the violation hook, then the error line."""
     hook_problem = None
@@ -847,7 +838,7 @@ def _finish(args: argparse.Namespace | None, code: int, reason: str | None) -> i
         )
         event = audit.make_event(
             args.command,
-            _RESULTS[code],
+            audit.RESULTS[code],
             source=str(source),
             reason=reason,
             **{"expected_name": getattr(args, "name", None), **args.event},

@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from coldseal.format.manifest import Manifest
 
 DEFAULT_MAX_MEMORY: Final = 1 << 30
-HASH_LEN: Final = 32
-TAG_LEN: Final = 16
 # Python objects per chunk while its span is held: a (start, length) tuple
 # and its ints, plus the unpacked table entry (measured at ~150 bytes).
 PER_CHUNK_OBJECTS: Final = 192
@@ -35,18 +33,12 @@ INDEX_OBJECT_FACTOR: Final = 16
 CONTEXT_BYTES: Final = 256 << 10
 
 
-def _tree_len(n: int) -> int:
-    total = n
-    while n > 1:
-        n = (n + 1) // 2
-        total += n
-    return total
-
-
 def layout_bytes(m: Manifest) -> int:
     """Chunk table and tree as read, the leaves copied out, the tree recomputed, the spans."""
+    from coldseal._native import HASH_LEN, merkle_tree_len  # noqa: PLC0415 - keeps the CLI light
+
     n = m.chunk_count
-    tree = HASH_LEN * _tree_len(n)
+    tree = HASH_LEN * merkle_tree_len(n)
     return 8 * n + tree + HASH_LEN * n + tree + HASH_LEN * ((n + 1) // 2) + PER_CHUNK_OBJECTS * n
 
 
@@ -78,6 +70,8 @@ def window_bytes(m: Manifest, threads: int, request_size: int, io_workers: int) 
     worker. Remote: io_workers + 2 groups fetched (sealed bytes only), and
     threads + 2 being opened or waiting for the consumer with their plaintext.
     """
+    from coldseal._native import TAG_LEN  # noqa: PLC0415 - keeps the CLI light
+
     sealed = max(request_size, m.chunk_size + TAG_LEN)
     plain = group_plain_limit(request_size, m.chunk_size)
     if io_workers == 0:

@@ -114,11 +114,6 @@ class Keyring:
             raise UsageError(f"the data key is wrapped by {wrapped.scheme}, not a local KEK")
         return self.get(wrapped.kek_id).unwrap_data_key(wrapped, archive)
 
-    @property
-    def key_id(self) -> str:
-        """The current KEK's id (what sealing would use)."""
-        return self.current_id()
-
     def close(self) -> None:
         """Wipe every KEK read so far."""
         for kek in self._loaded.values():

@@ -79,7 +79,6 @@ class KmsKey:
         self.client = JsonClient(
             service="kms", target_prefix="TrentService", region=region, endpoint=endpoint
         )
-        self.key_id = ""  # known after the first call: the id of the key's ARN
 
     @property
     def calls(self) -> int:
@@ -160,7 +159,6 @@ class KmsKey:
                 f"KMS decrypted the data key with a key whose id is {kms_key_id(arn)}, "
                 f"but the manifest names {wrapped.kek_id}"
             )
-        self.key_id = wrapped.kek_id
         return dek
 
     def _wrapped(self, doc: dict[str, Any]) -> WrappedDek:
@@ -173,8 +171,7 @@ class KmsKey:
             ciphertext = base64.b64decode(blob, validate=True)
         except binascii.Error:
             raise StorageError("KMS answered with a ciphertext that is not base64") from None
-        self.key_id = kms_key_id(arn)
-        return WrappedDek(SCHEME, self.key_id, ciphertext)
+        return WrappedDek(SCHEME, kms_key_id(arn), ciphertext)
 
     def close(self) -> None:
         """Nothing secret is held between calls."""

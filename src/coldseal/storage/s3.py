@@ -122,8 +122,8 @@ class S3Storage:
         self.options = options or S3Options()
         self.stats = S3Stats()
         if bucket_store is None:
-            # One client per bucket and process: building one loads the
-            # system's root certificates (30-100 ms here), so archives share it.
+            # One client for all of this archive's objects: building one loads
+            # the system's root certificates (30-100 ms here).
             bucket_store = make_store(self.bucket, "", self.options.endpoint_url)
         self._store = bucket_store
         self._etags: dict[str, tuple[int, str | None]] = {}
@@ -372,28 +372,18 @@ def make_store(
         endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     )
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
-    credentials = tuple(
-        os.environ.get(var) or None
-        for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
-    )
-    return _new_store(bucket, prefix, endpoint, region, credentials, client_retries)
-
-
-def _new_store(
-    bucket: str,
-    prefix: str,
-    endpoint: str | None,
-    region: str,
-    credentials: tuple[str | None, ...],
-    client_retries: int,
-) -> S3Store:
     from datetime import timedelta  # noqa: PLC0415
 
     from obstore.store import S3Store  # noqa: PLC0415
 
-    names = ("access_key_id", "secret_access_key", "session_token")
     config: dict[str, Any] = {"region": region}
-    config.update({k: v for k, v in zip(names, credentials, strict=True) if v})
+    for name, var in (
+        ("access_key_id", "AWS_ACCESS_KEY_ID"),
+        ("secret_access_key", "AWS_SECRET_ACCESS_KEY"),
+        ("session_token", "AWS_SESSION_TOKEN"),
+    ):
+        if os.environ.get(var):
+            config[name] = os.environ[var]
     client: dict[str, Any] = {
         "timeout": f"{int(REQUEST_TIMEOUT_S)}s",
         "connect_timeout": f"{int(CONNECT_TIMEOUT_S)}s",
