@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Self
 
-from coldseal import _native, audit, limits
+from coldseal import audit, limits
 from coldseal._parallel import ThreadContexts
 from coldseal.errors import IntegrityError, UsageError
 from coldseal.format import index as index_format
@@ -36,7 +36,7 @@ from coldseal.format import manifest as mf
 from coldseal.format import tail
 from coldseal.format.paths import DIR, FILE, SYMLINK
 from coldseal.storage import open_storage
-from coldseal.verifier import check_policy, unwrap_dek
+from coldseal.verifier import admit, unwrap_dek
 
 if TYPE_CHECKING:
     import os
@@ -414,17 +414,7 @@ def _open_archive(
             raise IntegrityError(f"{storage.describe(mf.MANIFEST_FILE)}: over the size limit")
         signed = mf.decode(bytes(raw))
         m = signed.manifest
-        event.update(
-            name=m.name,
-            version=m.version,
-            archive_id=m.archive_id.hex(),
-            merkle_root=m.merkle_root.hex(),
-            manifest_digest=_native.b3_hash(signed.encode()).hex(),
-            kek_id=m.dek.kek_id,
-        )
-        event["signers"] = check_policy(
-            signed, trust, threshold=threshold, name=name, min_version=min_version
-        )
+        admit(signed, event, trust, threshold=threshold, name=name, min_version=min_version)
         # The tail read below holds the index chunks, the table and the tree.
         limits.fit_threads(m, 1, request_size=0, io_workers=0, max_memory=max_memory)
         dek = unwrap_dek(kek, m)

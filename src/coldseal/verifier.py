@@ -96,6 +96,42 @@ def load_manifest(storage: Storage) -> mf.SignedManifest:
     return mf.decode(storage.read_object(mf.MANIFEST_FILE, mf.MAX_MANIFEST_BYTES))
 
 
+def admit(
+    signed: mf.SignedManifest,
+    event: dict[str, Any],
+    trust: Sequence[PublicKey],
+    *,
+    threshold: int = 1,
+    name: str | None = None,
+    min_version: int | None = None,
+    allow_expired: bool = False,
+) -> list[str]:
+    """Record the manifest in the audit ``event``, then apply :func:`check_policy`.
+
+    The public fields go in first, so a refused archive is still named in
+    the audit line; returns the trusted signers (also recorded).
+    """
+    manifest = signed.manifest
+    event.update(
+        name=manifest.name,
+        version=manifest.version,
+        archive_id=manifest.archive_id.hex(),
+        merkle_root=manifest.merkle_root.hex(),
+        manifest_digest=_native.b3_hash(signed.encode()).hex(),
+        kek_id=manifest.dek.kek_id,
+    )
+    signers = check_policy(
+        signed,
+        trust,
+        threshold=threshold,
+        name=name,
+        min_version=min_version,
+        allow_expired=allow_expired,
+    )
+    event["signers"] = signers
+    return signers
+
+
 def check_policy(
     signed: mf.SignedManifest,
     trust: Sequence[PublicKey],
@@ -571,23 +607,15 @@ def _verify(
     try:
         signed = load_manifest(storage)
         manifest = signed.manifest
-        event.update(
-            name=manifest.name,
-            version=manifest.version,
-            archive_id=manifest.archive_id.hex(),
-            merkle_root=manifest.merkle_root.hex(),
-            manifest_digest=_native.b3_hash(signed.encode()).hex(),
-            kek_id=manifest.dek.kek_id,
-        )
-        signers = check_policy(
+        signers = admit(
             signed,
+            event,
             trust,
             threshold=threshold,
             name=name,
             min_version=min_version,
             allow_expired=allow_expired,
         )
-        event["signers"] = signers
         if state is not None:
             with trust_state.locked(state) as archives:
                 trust_state.check(archives, manifest)
@@ -628,7 +656,7 @@ def _verify(
         threads=threads,
         seconds=timings,
         io=io_stats,
-        manifest_digest=_native.b3_hash(signed.encode()).hex(),
+        manifest_digest=event["manifest_digest"],
         kek_id=manifest.dek.kek_id,
         expires=manifest.expires,
     )
