@@ -62,16 +62,21 @@ def _copy(dest: Path) -> None:
     shutil.copytree(GOLDEN, dest)
 
 
+def private_keys(dest: Path) -> Path:
+    """The test-only keys copied into ``dest`` with mode 0600, which git cannot keep."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in ("signing.key", "signing.pub", "data.kek"):
+        shutil.copy(KEYS / name, dest / name)
+        (dest / name).chmod(0o600)
+    return dest
+
+
 def _signer() -> object:
     from coldseal.keys import SigningKey  # noqa: PLC0415
 
-    # Key files must be 0600 and git keeps only the executable bit: load a private copy.
     folder = Path(tempfile.mkdtemp(prefix="coldseal-golden-"))
     try:
-        copy = folder / "signing.key"
-        copy.write_bytes((KEYS / "signing.key").read_bytes())
-        copy.chmod(0o600)
-        return SigningKey.load(copy)
+        return SigningKey.load(private_keys(folder) / "signing.key")
     finally:
         shutil.rmtree(folder)
 

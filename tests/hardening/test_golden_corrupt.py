@@ -10,7 +10,6 @@ line on stderr naming the problem, nothing extracted).
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -26,11 +25,7 @@ from tests.hardening import corrupt_cases as cc
 @pytest.fixture(scope="module")
 def test_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The test-only keys, copied with the 0600 mode git cannot keep."""
-    folder = tmp_path_factory.mktemp("golden-keys")
-    for name in ("signing.key", "signing.pub", "data.kek"):
-        shutil.copy(cc.KEYS / name, folder / name)
-        (folder / name).chmod(0o600)
-    return folder
+    return cc.private_keys(tmp_path_factory.mktemp("golden-keys"))
 
 
 def _error_class(name: str) -> type[BaseException]:

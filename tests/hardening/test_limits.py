@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import replace
@@ -32,11 +31,7 @@ from tests.hardening import corrupt_cases as cc
 
 @pytest.fixture(scope="module")
 def test_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("limit-keys")
-    for name in ("signing.key", "signing.pub", "data.kek"):
-        shutil.copy(cc.KEYS / name, folder / name)
-        (folder / name).chmod(0o600)
-    return folder
+    return cc.private_keys(tmp_path_factory.mktemp("limit-keys"))
 
 
 def _golden() -> mf.Manifest:
