@@ -7,7 +7,9 @@ checked separately, against botocore's signer, byte for byte.
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -340,7 +342,16 @@ def test_the_kms_client_and_botocore_load_only_for_kms_keys(keys: Keys, sealed_h
 def test_kms_secret_never_reaches_output(
     keys: Keys, aws_env: str, kms_keys: tuple[str, str], tmp_path: Path
 ) -> None:
-    _seal(keys, "kms:alias/coldseal-a", tmp_path / "s")
+    sealing = run_cli(
+        "seal",
+        HELLO,
+        tmp_path / "s",
+        "--signing-key",
+        keys.signing,
+        "--kek",
+        "kms:alias/coldseal-a",
+    )
+    assert sealing.code == 0, sealing.err
     kek = load_kek("kms:alias/coldseal-a")
     signed = mf.decode((tmp_path / "s" / "manifest.json").read_bytes())
     from tests.conftest import secret_bytes  # noqa: PLC0415
@@ -352,7 +363,7 @@ def test_kms_secret_never_reaches_output(
     ) as dek:  # type: ignore[attr-defined]
         raw = secret_bytes(dek)
     log = tmp_path / "audit.log"
-    outputs = []
+    outputs = [sealing.out + sealing.err]
     for args in (
         [
             "verify",
@@ -373,12 +384,25 @@ def test_kms_secret_never_reaches_output(
             "--kek",
             "kms:alias/coldseal-b",
         ],
+        [
+            "rekey",
+            tmp_path / "s",
+            "--kek",
+            "kms:alias/coldseal-a",
+            "--new-kek",
+            "kms:alias/coldseal-b",
+            "--signing-key",
+            keys.signing,
+        ],
     ):
         r = run_cli(*args, "--audit-log", log)
         outputs.append(r.out + r.err)
     outputs.append(log.read_text())
+    rekeyed = mf.decode((tmp_path / "s" / "manifest.json").read_bytes())
+    assert rekeyed.manifest.dek.kek_id != signed.manifest.dek.kek_id  # the rekey into KMS ran
+    secrets = {"DEK": raw, "AWS secret key": os.environ["AWS_SECRET_ACCESS_KEY"].encode()}
     for text in outputs:
-        assert leaks(text.encode(), {"DEK": raw}) == []
+        assert leaks(text.encode(), secrets) == []
 
 
 def test_a_stalled_kms_cannot_outrun_the_deadline(
@@ -411,3 +435,43 @@ def test_a_stalled_kms_cannot_outrun_the_deadline(
     assert "deadline" in r.err
     assert elapsed < 5
     assert leftovers(tmp_path / "out") == []
+
+
+class _CutOffResponse:
+    """An HTTP response whose body stops part-way with a reset."""
+
+    def __init__(self, body: bytes, cut: int) -> None:
+        self.body, self.cut, self.given = body, cut, 0
+
+    def getheader(self, name: str) -> str | None:
+        return str(len(self.body)) if name == "Content-Length" else None
+
+    def readinto(self, view: memoryview) -> int:
+        if self.given >= self.cut:
+            raise ConnectionResetError
+        n = min(len(view), self.cut - self.given)
+        view[:n] = self.body[self.given : self.given + n]
+        self.given += n
+        self.last = view.obj
+        return n
+
+
+def test_a_kms_answer_cut_off_mid_read_is_wiped() -> None:
+    from coldseal.keyproviders._aws import _read_answer  # noqa: PLC0415
+
+    body = b'{"KeyId": "k", "Plaintext": "' + base64.b64encode(b"\x42" * 32) + b'"}'
+    response = _CutOffResponse(body, cut=40)
+    with pytest.raises(ConnectionResetError):
+        _read_answer(response)  # type: ignore[arg-type]
+    assert bytes(response.last) == bytes(len(response.last))
+
+
+def test_an_escaped_kms_plaintext_is_refused_and_wiped() -> None:
+    from coldseal.keyproviders.kms import _take_plaintext  # noqa: PLC0415
+
+    # JSON may escape any character; AWS never escapes base64, and decoding an
+    # escape would need a Python str copy of the key: refused, buffer wiped.
+    answer = bytearray(b'{"KeyId": "k", "Plaintext": "\\u0041' + b"A" * 43 + b'"}')
+    with pytest.raises(coldseal.StorageError, match="not base64"):
+        _take_plaintext(answer)
+    assert answer == bytes(len(answer))

@@ -6,6 +6,9 @@ import base64
 import os
 import pickle
 import re
+import shutil
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -197,3 +200,29 @@ def test_base64_decoder_accepts_exactly_what_strict_base64_accepts(text: bytes) 
     else:
         with pytest.raises(UsageError):
             b64decode_into_secret(text).close()
+
+
+def test_a_refused_mlock_is_reported_and_the_key_still_works() -> None:
+    # RLIMIT_MEMLOCK of 0 makes mlock fail (as a small limit or 64 KiB pages
+    # would): the key must still be usable, and `protections` must say so.
+    code = (
+        "import resource\n"
+        "resource.setrlimit(resource.RLIMIT_MEMLOCK, (0, 0))\n"
+        "from coldseal import _native\n"
+        "key = _native.Secret.copy_of(bytes(range(32)))\n"
+        "assert 'locked' not in key.protections, key.protections\n"
+        "sealed = _native.AeadContext(key).seal(b'n' * 12, b'aad', b'plaintext')\n"
+        "plain = _native.AeadContext(bytes(range(32))).open(b'n' * 12, b'aad', sealed)\n"
+        "assert plain == b'plaintext'\n"
+    )
+    if "asan" in os.environ.get("LD_PRELOAD", ""):
+        pytest.skip("AddressSanitizer's mlock always reports success")
+    command = [sys.executable, "-c", code]
+    if os.geteuid() == 0:
+        # root's CAP_IPC_LOCK ignores the limit: run without that capability.
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv to drop CAP_IPC_LOCK")
+        command = [setpriv, "--bounding-set=-ipc_lock", *command]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
