@@ -13,8 +13,9 @@ syscalls release the GIL) in batches of up to ``BATCH_FILES`` files or
 ``BATCH_BYTES``, with the bytes waiting to be written capped. Handing over
 one file at a time spent more on futures, wake-ups and GIL hand-offs than on
 the files: batching took a 14k-file site-packages extraction into tmpfs from
-2.2-2.5 s to 1.2-1.4 s. Two writers measured best there (1: 1.27 s, 3: 1.46
-s); on this machine's ext4 the disk's writeback dominates and the counts are
+2.2-2.5 s to 1.2-1.4 s. Two writers measured best there (one throwaway
+run, best of 3: 1 writer 1.27 s, 2 writers 1.21 s, 3 writers 1.46 s); on
+this machine's ext4 the disk's writeback dominates and the counts are
 within noise. Files larger than ``STREAM_OVER`` are written in order by the
 feeding thread as their bytes arrive.
 """

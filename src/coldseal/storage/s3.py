@@ -115,15 +115,15 @@ class S3Storage:
         """Connect lazily to the bucket in ``url`` with the usual AWS variables.
 
         ``bucket_store``, a store for the whole bucket from :func:`make_store`
-        with an empty prefix, is shared instead of making a new client (about
-        20 ms each): a scrub reads many archives of one bucket.
+        with an empty prefix, is shared instead of making a new client (20-100
+        ms each): a scrub reads many archives of one bucket.
         """
         self.bucket, self.prefix = parse_url(url)
         self.options = options or S3Options()
         self.stats = S3Stats()
         if bucket_store is None:
             # One client for all of this archive's objects: building one loads
-            # the system's root certificates (30-100 ms here).
+            # the system's root certificates (20-100 ms here).
             bucket_store = make_store(self.bucket, "", self.options.endpoint_url)
         self._store = bucket_store
         self._etags: dict[str, tuple[int, str | None]] = {}
@@ -362,7 +362,7 @@ def make_store(
 
     ``client_retries`` lets obstore retry on its own (uploads); reads keep it
     at 0 because they retry themselves. Creating a store loads the system's
-    root certificates (30-100 ms measured here), so one S3Storage reads all
+    root certificates (20-100 ms measured here), so one S3Storage reads all
     of an archive's objects through one bucket-wide store, and a scrub shares
     one per bucket across its archives. Stores are not cached process-wide:
     a store's idle pooled connections live as long as it does, and a
